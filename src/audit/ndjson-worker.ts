@@ -1,0 +1,16 @@
+/** Worker thread entry of parallel export verification (see `parallel.ts`). */
+import { parentPort } from "node:worker_threads";
+import { verifySegment } from "./segment.js";
+
+/** A slice of an export, transferred (not copied) to the worker. */
+export interface SegmentTask {
+  id: number;
+  bytes: ArrayBuffer;
+  length: number;
+  firstLineNumber: number;
+}
+
+parentPort?.on("message", (task: SegmentTask) => {
+  const report = verifySegment(Buffer.from(task.bytes, 0, task.length), task.firstLineNumber);
+  parentPort?.postMessage({ id: task.id, report });
+});

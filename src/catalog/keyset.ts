@@ -1,0 +1,64 @@
+import { type AnyColumn, and, asc, desc, eq, gt, lt, or, type SQL } from "drizzle-orm";
+import { AppError } from "../errors.js";
+import { decodeCursor, encodeCursor } from "../http/cursor.js";
+
+/** A cursor pins the sort it was made for, so a page can never be read under another order. */
+export interface KeysetCursor extends Record<string, string | number> {
+  by: string;
+  o: "asc" | "desc";
+  v: string;
+  id: string;
+}
+
+const isKeysetCursor = (v: Record<string, unknown>): v is KeysetCursor =>
+  typeof v.by === "string" &&
+  (v.o === "asc" || v.o === "desc") &&
+  typeof v.v === "string" &&
+  typeof v.id === "string";
+
+export interface KeysetPlan {
+  where: SQL | undefined;
+  orderBy: SQL[];
+  sortBy: string;
+  order: "asc" | "desc";
+}
+
+/**
+ * Keyset pagination over (sort column, id). Date columns are compared as Dates, text as text.
+ */
+export function planKeyset(opts: {
+  columns: Record<string, { column: AnyColumn; kind: "date" | "text" }>;
+  idColumn: AnyColumn;
+  sortBy: string;
+  order: "asc" | "desc";
+  cursor: string | undefined;
+}): KeysetPlan {
+  let { sortBy, order } = opts;
+  let where: SQL | undefined;
+  if (opts.cursor) {
+    const c = decodeCursor(opts.cursor, isKeysetCursor);
+    sortBy = c.by;
+    order = c.o;
+    const spec = opts.columns[sortBy];
+    if (!spec) {
+      throw new AppError("VALIDATION_ERROR", "Invalid cursor", {
+        errors: [{ path: "query.cursor", message: "invalid cursor" }],
+      });
+    }
+    const value = spec.kind === "date" ? new Date(c.v) : c.v;
+    const cmp = order === "asc" ? gt : lt;
+    where = or(cmp(spec.column, value), and(eq(spec.column, value), cmp(opts.idColumn, c.id)));
+  }
+  const spec = opts.columns[sortBy];
+  if (!spec) throw new Error(`unknown sort column ${sortBy}`);
+  const dir = order === "asc" ? asc : desc;
+  return { where, orderBy: [dir(spec.column), dir(opts.idColumn)], sortBy, order };
+}
+
+export function nextKeysetCursor(
+  plan: KeysetPlan,
+  last: { value: string; id: string } | undefined,
+): string | null {
+  if (!last) return null;
+  return encodeCursor({ by: plan.sortBy, o: plan.order, v: last.value, id: last.id });
+}

@@ -1,0 +1,27 @@
+import { auditVerifyCommand } from "./audit-verify.js";
+
+const USAGE = "usage: verdict audit verify <file.ndjson>";
+
+/** Entry point of the `verdict` CLI (bin/verdict.js). */
+async function main(argv: string[]): Promise<number> {
+  const io = {
+    stdout: (s: string) => process.stdout.write(`${s}\n`),
+    stderr: (s: string) => process.stderr.write(`${s}\n`),
+  };
+  const [group, command, ...rest] = argv;
+  if (group === "audit" && command === "verify" && rest.length === 1 && rest[0]) {
+    return auditVerifyCommand(rest[0], io);
+  }
+  io.stderr(USAGE);
+  return 2;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`verdict: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 2;
+  },
+);

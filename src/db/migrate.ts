@@ -1,0 +1,41 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { PgliteDatabase } from "drizzle-orm/pglite";
+import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
+import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
+import type { Sql } from "postgres";
+import type * as schema from "./schema.js";
+
+/** src/db and dist/db are both two levels below the package root, where drizzle/ lives. */
+export const MIGRATIONS_FOLDER = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "drizzle");
+
+/** Any stable 64-bit number: every instance must use the same one. */
+const MIGRATION_LOCK_KEY = 4_020_202_611n;
+
+/** PGlite has a single connection and a data-dir lock, so no advisory lock is needed. */
+export async function migratePgliteDatabase(db: PgliteDatabase<typeof schema>): Promise<void> {
+  await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
+}
+
+/**
+ * Applies pending migrations under a session advisory lock held on a reserved connection, so two
+ * instances booting at once run them one after the other; the second finds nothing to do.
+ */
+export async function migratePostgresDatabase(
+  db: PostgresJsDatabase<typeof schema>,
+  client: Sql,
+  opts: { migrationsSchema?: string } = {},
+): Promise<void> {
+  const lockConn = await client.reserve();
+  try {
+    await lockConn`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
+    await migratePostgres(db, {
+      migrationsFolder: MIGRATIONS_FOLDER,
+      ...(opts.migrationsSchema ? { migrationsSchema: opts.migrationsSchema } : {}),
+    });
+  } finally {
+    await lockConn`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.catch(() => {});
+    lockConn.release();
+  }
+}
