@@ -8,4 +8,6 @@ app.post("/v1/validations", async (c) => {
   return c.json({ requestId: body.requestId ?? null, decision: "ALLOW" }, 201);
 });
 const port = Number(process.argv[2] ?? 4099);
-serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }, () => process.stdout.write(`bare listening ${port}\n`));
+serve({ fetch: app.fetch, port, hostname: "127.0.0.1" }, () =>
+  process.stdout.write(`bare listening ${port}\n`),
+);

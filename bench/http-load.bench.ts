@@ -36,7 +36,12 @@ function validationBody(): string {
   });
 }
 
-async function api(base: string, method: string, path: string, body?: unknown): Promise<Record<string, unknown>> {
+async function api(
+  base: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<Record<string, unknown>> {
   const res = await fetch(`${base}${path}`, {
     method,
     headers: { "content-type": "application/json", "x-api-key": API_KEY },
@@ -49,14 +54,19 @@ async function api(base: string, method: string, path: string, body?: unknown): 
 async function seed(base: string): Promise<void> {
   const expressions = [
     (i: number) => ({ ">": [{ var: "amount" }, 100_000 + i] }),
-    (i: number) => ({ and: [{ "==": [{ var: "merchant.category" }, "7995"] }, { ">": [{ var: "amount" }, i] }] }),
+    (i: number) => ({
+      and: [{ "==": [{ var: "merchant.category" }, "7995"] }, { ">": [{ var: "amount" }, i] }],
+    }),
     (i: number) => ({ in: [{ var: "merchant.country" }, ["KP", "IR", `X${i % 10}`]] }),
     (i: number) => ({ "==": [{ var: "metadata.channel" }, `CHANNEL_${i}`] }),
-    (i: number) => ({ or: [{ "==": [{ var: "account.status" }, "suspended"] }, { ">": [{ var: "amount" }, 50_000 + i] }] }),
+    (i: number) => ({
+      or: [{ "==": [{ var: "account.status" }, "suspended"] }, { ">": [{ var: "amount" }, 50_000 + i] }],
+    }),
   ];
   const actions = ["DENY", "REVIEW", "ALLOW"];
   for (let i = 0; i < 50; i++) {
-    const scopes = i % 3 === 0 ? [] : i % 3 === 1 ? [{ transactionType: "CARD" }] : [{ segmentId: pick(segments) }];
+    const scopes =
+      i % 3 === 0 ? [] : i % 3 === 1 ? [{ transactionType: "CARD" }] : [{ segmentId: pick(segments) }];
     const rule = await api(base, "POST", "/v1/rules", {
       name: `bench rule ${i}`,
       expression: expressions[i % expressions.length]!(i),
@@ -67,10 +77,23 @@ async function seed(base: string): Promise<void> {
   }
   const limits = [
     { limitType: "DAILY", maxAmount: "1000000000.00", scopes: [{ transactionType: "CARD" }] },
-    { limitType: "WEEKLY", maxAmount: "1000000000.00", scopes: [{ transactionType: "CARD" }], timezone: "America/Sao_Paulo" },
-    { limitType: "MONTHLY", maxAmount: "1000000000.00", scopes: segments.map((segmentId) => ({ segmentId })) },
+    {
+      limitType: "WEEKLY",
+      maxAmount: "1000000000.00",
+      scopes: [{ transactionType: "CARD" }],
+      timezone: "America/Sao_Paulo",
+    },
+    {
+      limitType: "MONTHLY",
+      maxAmount: "1000000000.00",
+      scopes: segments.map((segmentId) => ({ segmentId })),
+    },
     { limitType: "PER_TRANSACTION", maxAmount: "10000.00", scopes: [{ transactionType: "CARD" }] },
-    { limitType: "DAILY", maxAmount: "1000000000.00", scopes: merchants.slice(0, 50).map((merchantId) => ({ merchantId })) },
+    {
+      limitType: "DAILY",
+      maxAmount: "1000000000.00",
+      scopes: merchants.slice(0, 50).map((merchantId) => ({ merchantId })),
+    },
   ];
   for (const [i, l] of limits.entries()) {
     const limit = await api(base, "POST", "/v1/limits", { name: `bench limit ${i}`, currency: "BRL", ...l });
@@ -133,7 +156,9 @@ async function main(): Promise<void> {
     NODE_ENV: "production",
   });
   const barePort = await freePort();
-  const bare = spawnNode(["--import", "tsx", "bench/bare-server.ts", String(barePort)], { NODE_ENV: "production" });
+  const bare = spawnNode(["--import", "tsx", "bench/bare-server.ts", String(barePort)], {
+    NODE_ENV: "production",
+  });
   const rows: Row[] = [];
   try {
     const base = `http://127.0.0.1:${port}`;
@@ -156,7 +181,9 @@ async function main(): Promise<void> {
   }
   const fmt = (n: number) => n.toFixed(2);
   process.stdout.write(`\nmachine: ${machine()}; PostgreSQL on the same machine; ${SECONDS} s per step\n\n`);
-  process.stdout.write("| target | offered | achieved req/s | p50 ms | p95 ms | p99 ms | p99.9 ms | non-2xx | errors |\n");
+  process.stdout.write(
+    "| target | offered | achieved req/s | p50 ms | p95 ms | p99 ms | p99.9 ms | non-2xx | errors |\n",
+  );
   process.stdout.write("|---|---|---|---|---|---|---|---|---|\n");
   for (const r of rows) {
     process.stdout.write(
@@ -166,7 +193,9 @@ async function main(): Promise<void> {
   const sat = rows.find((r) => r.target === "verdict" && r.offered === "saturation");
   const bareSat = rows.find((r) => r.target === "bare hono" && r.offered === "saturation");
   if (sat && bareSat) {
-    process.stdout.write(`\nsaturation: verdict ${sat.throughput}/s = ${Math.round((100 * sat.throughput) / bareSat.throughput)} % of the bare endpoint\n`);
+    process.stdout.write(
+      `\nsaturation: verdict ${sat.throughput}/s = ${Math.round((100 * sat.throughput) / bareSat.throughput)} % of the bare endpoint\n`,
+    );
   }
 }
 
