@@ -6,9 +6,11 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AppError, errorCodes } from "./errors.js";
 import type { CredentialVerifier } from "./http/credentials.js";
+import { rejectNul } from "./http/nul-guard.js";
 import { problemResponse } from "./http/problem.js";
 import { createRouter } from "./http/router.js";
 import type { Metrics } from "./observability/metrics.js";
+import { releaseAfterBody } from "./tenancy/release-after-body.js";
 import type { TenantResolver } from "./tenancy/tenant-resolver.js";
 
 export const BODY_LIMIT_BYTES = 100 * 1024;
@@ -116,8 +118,18 @@ export function createApp(deps: AppDeps) {
     const resolved = await deps.tenants.resolve(principal);
     c.set("tenant", { tenantId: resolved.tenantId, db: resolved.db, actor: principal.actor });
     c.set("logger", c.get("logger").child({ tenantId: resolved.tenantId, actorId: principal.actor.id }));
-    await next();
+    if (!resolved.release) return next();
+    // Multi-tenant: hold the tenant's pool until the response (a streamed one too) is done.
+    try {
+      await next();
+    } catch (err) {
+      resolved.release();
+      throw err;
+    }
+    c.res = releaseAfterBody(c.res, resolved.release);
   });
+
+  app.use("/v1/*", rejectNul());
 
   const api = createRouter();
   deps.mountApi?.(api);

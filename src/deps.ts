@@ -7,6 +7,7 @@ import { connectDatabase } from "./db/connect.js";
 import { createCredentialVerifier } from "./http/credentials.js";
 import { createMetrics } from "./observability/metrics.js";
 import { createDomain, type Domain } from "./routes.js";
+import { createMultiTenantResolver } from "./tenancy/multi-tenant.js";
 import { singleTenantResolver } from "./tenancy/single-tenant.js";
 
 export interface Deps extends AppDeps {
@@ -24,8 +25,11 @@ export function packageVersion(): string {
 
 /** Opens every long-lived dependency once; `close()` releases them in reverse order. */
 export async function createDeps(config: Config, logger: Logger): Promise<Deps> {
-  const handle = await connectDatabase(config.db);
-  const tenants = singleTenantResolver(handle);
+  const tenants =
+    config.multiTenant.enabled && config.db.kind === "postgres"
+      ? // DATABASE_URL is the shared/admin database; each tenant gets its own pool (src/tenancy).
+        await createMultiTenantResolver({ multiTenant: config.multiTenant, adminUrl: config.db.url, logger })
+      : singleTenantResolver(await connectDatabase(config.db));
   const redis = config.redisUrl
     ? new Redis(config.redisUrl, { lazyConnect: true, maxRetriesPerRequest: 2, enableOfflineQueue: false })
     : undefined;

@@ -121,7 +121,11 @@ describe("digestCanonicalEventLine", () => {
     ];
     fc.assert(
       fc.property(
-        fc.oneof(fc.double({ noNaN: true, noDefaultInfinity: true }), fc.integer(), fc.constantFrom(0, 1e-6, 1e-7)),
+        fc.oneof(
+          fc.double({ noNaN: true, noDefaultInfinity: true }),
+          fc.integer(),
+          fc.constantFrom(0, 1e-6, 1e-7),
+        ),
         (d) => {
           for (const form of forms(d)) {
             let valid = true;

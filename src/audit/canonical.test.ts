@@ -46,13 +46,19 @@ describe("canonicalJson is byte-identical to the canonicalize package (RFC 8785)
   it("on strings with lone surrogates and control characters (both refuse lone surrogates)", () => {
     const raw = fc.string({ unit: codeUnit, maxLength: 10 });
     fc.assert(
-      fc.property(fc.dictionary(raw, fc.oneof(raw, fc.array(raw, { maxLength: 3 })), { maxKeys: 4 }), sameAsReference),
+      fc.property(
+        fc.dictionary(raw, fc.oneof(raw, fc.array(raw, { maxLength: 3 })), { maxKeys: 4 }),
+        sameAsReference,
+      ),
       { numRuns: 1000 },
     );
   });
 
   it("on every double, including NaN and infinities (both refuse those)", () => {
-    fc.assert(fc.property(fc.double(), (d) => sameAsReference({ n: d, a: [d] })), { numRuns: 2000 });
+    fc.assert(
+      fc.property(fc.double(), (d) => sameAsReference({ n: d, a: [d] })),
+      { numRuns: 2000 },
+    );
   });
 
   it("on values only the reference path handles: undefined, toJSON, boxed primitives, deep nesting", () => {

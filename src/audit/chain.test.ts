@@ -132,9 +132,15 @@ describe("verification of untouched chains", () => {
           const from = 2 + (pick % (chain.length - 1));
           const suffix = chain.slice(from - 1);
           const anchor = chain[from - 2]!.hash;
-          expect(verifyEvents(suffix, { expectFirstSequence: from, expectPreviousHash: anchor }).isValid).toBe(true);
-          expect(verifyEvents(suffix, { expectFirstSequence: from })).toEqual(invalidAt(from, "broken_link", 1));
-          expect(verifyEvents(suffix, { expectPreviousHash: anchor })).toEqual(invalidAt(1, "sequence_gap", 1));
+          expect(
+            verifyEvents(suffix, { expectFirstSequence: from, expectPreviousHash: anchor }).isValid,
+          ).toBe(true);
+          expect(verifyEvents(suffix, { expectFirstSequence: from })).toEqual(
+            invalidAt(from, "broken_link", 1),
+          );
+          expect(verifyEvents(suffix, { expectPreviousHash: anchor })).toEqual(
+            invalidAt(1, "sequence_gap", 1),
+          );
         },
       ),
       RUNS,

@@ -116,8 +116,9 @@ export function sealEvent(body: AuditEventBody): AuditEvent {
 export function linkEvents(prev: ChainHead | null, drafts: readonly AuditEventDraft[]): AuditEvent[] {
   let sequence = prev?.sequence ?? 0;
   let previousHash = prev?.hash ?? GENESIS_HASH;
-  if (!Number.isSafeInteger(sequence) || sequence < 0)
+  if (!Number.isSafeInteger(sequence) || sequence < 0) {
     throw new TypeError(`invalid chain head sequence ${sequence}`);
+  }
   return drafts.map((draft) => {
     sequence += 1;
     const event = sealEvent({ ...draft, sequence, previousHash });
@@ -126,10 +127,10 @@ export function linkEvents(prev: ChainHead | null, drafts: readonly AuditEventDr
   });
 }
 
+const BODY_FIELDS: ReadonlySet<string> = new Set(AUDIT_BODY_FIELDS);
+
 function assertContractBody(body: AuditEventBody): void {
-  const allowed: ReadonlySet<string> = new Set(AUDIT_BODY_FIELDS);
-  const keys = Object.keys(body);
-  const unexpected = keys.filter((k) => !allowed.has(k));
+  const unexpected = Object.keys(body).filter((k) => !BODY_FIELDS.has(k));
   const missing = AUDIT_BODY_FIELDS.filter((k) => !Object.hasOwn(body, k));
   if (unexpected.length > 0 || missing.length > 0) {
     throw new TypeError(
@@ -268,7 +269,10 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
     const positionFailure = checkPosition(record.sequence, record.previousHash);
     if (positionFailure) return positionFailure;
     if (record.kind === "uncanonicalizable") {
-      return fail("hash_mismatch", compromised(`event ${expectedSequence} cannot be canonicalized (${record.message})`));
+      return fail(
+        "hash_mismatch",
+        compromised(`event ${expectedSequence} cannot be canonicalized (${record.message})`),
+      );
     }
     return checkHash(record.hash, record.bodyHash);
   };
@@ -277,7 +281,8 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
     push: (event) => (failure ? failure : pushRecord(toEventRecord(event))),
     pushRecord,
     adoptRun(run) {
-      if (failure || run.claim.sequence !== expectedSequence || run.claim.previousHash !== expectedPrevious) return false;
+      if (failure || run.claim.sequence !== expectedSequence || run.claim.previousHash !== expectedPrevious)
+        return false;
       checked += run.checked;
       if (run.failure) {
         failure = run.failure;
@@ -314,7 +319,12 @@ export function toEventRecord(event: unknown): EventRecord {
     const bodyHash = sha256Hex(canonicalJsonWithout(record, "hash"));
     return { kind: "event", sequence, previousHash, hash: own(record, "hash"), bodyHash };
   } catch (err) {
-    return { kind: "uncanonicalizable", sequence, previousHash, message: err instanceof Error ? err.message : String(err) };
+    return {
+      kind: "uncanonicalizable",
+      sequence,
+      previousHash,
+      message: err instanceof Error ? err.message : String(err),
+    };
   }
 }
 

@@ -43,4 +43,3 @@ export function recordOfLine(buf: Buffer, start: number, end: number, lineNumber
   }
   return toEventRecord(event);
 }
-

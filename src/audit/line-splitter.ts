@@ -53,7 +53,8 @@ export class LineSplitter {
       if (nl < 0) {
         this.append(chunk, 0, chunk.length);
         // One byte of slack for a CR that the next chunk's LF would make a terminator.
-        if (this.carryLength > this.maxLineBytes + 1) throw new LineTooLongError(this.lineNumber + 1, this.maxLineBytes);
+        if (this.carryLength > this.maxLineBytes + 1)
+          throw new LineTooLongError(this.lineNumber + 1, this.maxLineBytes);
         return;
       }
       // A line spanning chunks is completed in the carry buffer, terminator included as sentinel.
@@ -71,7 +72,8 @@ export class LineSplitter {
     }
     if (pos < chunk.length) {
       this.append(chunk, pos, chunk.length);
-      if (this.carryLength > this.maxLineBytes + 1) throw new LineTooLongError(this.lineNumber + 1, this.maxLineBytes);
+      if (this.carryLength > this.maxLineBytes + 1)
+        throw new LineTooLongError(this.lineNumber + 1, this.maxLineBytes);
     }
   }
 

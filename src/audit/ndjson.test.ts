@@ -19,6 +19,7 @@ import { canonicalJson, createChainVerifier, linkEvents, verifyEvents } from "./
 import { GENESIS_HASH } from "./event.js";
 import { LineSplitter, LineTooLongError } from "./line-splitter.js";
 import { NdjsonSyntaxError, readNdjsonEvents, verifyNdjsonStream } from "./ndjson.js";
+import { resolveWorkerEntry } from "./parallel.js";
 import { mergeSegmentReport, verifySegment } from "./segment.js";
 
 /** Splits `bytes` into chunks at the given cut points, as a stream would deliver them. */
@@ -195,7 +196,9 @@ describe("verifyNdjsonStream", () => {
     ] as const) {
       const text = `${[lines[0], lines[1], bad, lines[3]].join("\n")}\n`;
       const result = await verifyNdjsonStream(Readable.from([text]));
-      expect(result).toEqual(expect.objectContaining({ isValid: false, firstInvalidSequence: 3, totalChecked: 3 }));
+      expect(result).toEqual(
+        expect.objectContaining({ isValid: false, firstInvalidSequence: 3, totalChecked: 3 }),
+      );
       expect(result.reason).toBe("hash_mismatch");
       expect(result.message).toContain(detail);
     }
@@ -206,7 +209,9 @@ describe("verifyNdjsonStream", () => {
   });
 
   it("verifies an empty export and honours anchors", async () => {
-    expect(await verifyNdjsonStream(Readable.from([]))).toEqual(expect.objectContaining({ isValid: true, totalChecked: 0 }));
+    expect(await verifyNdjsonStream(Readable.from([]))).toEqual(
+      expect.objectContaining({ isValid: true, totalChecked: 0 }),
+    );
     const chain = linkEvents(null, fc.sample(draftArb, { numRuns: 3, seed: 9 }));
     const tail = `${chain.slice(1).map(format.canonical).join("\n")}\n`;
     const anchored = await verifyNdjsonStream(Readable.from([tail]), {
@@ -227,7 +232,9 @@ describe("verifyNdjsonStream with worker threads", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "verdict-ndjson-"));
     // About 1.5 KB per event: 3000 events make several 1 MiB slices.
-    const drafts = fc.sample(draftArb, { numRuns: 3000, seed: 11 }).map((d) => ({ ...d, metadata: { pad: "x".repeat(1500) } }));
+    const drafts = fc
+      .sample(draftArb, { numRuns: 3000, seed: 11 })
+      .map((d) => ({ ...d, metadata: { pad: "x".repeat(1500) } }));
     lines = linkEvents(null, drafts).map(format.canonical);
   });
   afterAll(async () => {
@@ -235,6 +242,8 @@ describe("verifyNdjsonStream with worker threads", () => {
   });
 
   it("gives the in-thread result on a multi-slice export, valid or tampered", async () => {
+    // From source the workers run the .ts entry through tsx; a null entry would mean in-thread.
+    expect(resolveWorkerEntry()).not.toBeNull();
     const valid = join(dir, "valid.ndjson");
     await writeFile(valid, `${lines.join("\n")}\n`);
     const tampered = join(dir, "tampered.ndjson");
@@ -243,11 +252,18 @@ describe("verifyNdjsonStream with worker threads", () => {
     await writeFile(tampered, events.map(format.canonical).join("\n"));
     for (const file of [valid, tampered]) {
       const inThread = await verifyNdjsonStream(createReadStream(file, { highWaterMark: 64 * 1024 }));
-      const parallel = await verifyNdjsonStream(createReadStream(file, { highWaterMark: 64 * 1024 }), { workers: 2 });
+      const parallel = await verifyNdjsonStream(createReadStream(file, { highWaterMark: 64 * 1024 }), {
+        workers: 2,
+      });
       expect(parallel).toEqual(inThread);
     }
     expect(await verifyNdjsonStream(createReadStream(tampered), { workers: 2 })).toEqual(
-      expect.objectContaining({ isValid: false, firstInvalidSequence: 2501, reason: "hash_mismatch", totalChecked: 2501 }),
+      expect.objectContaining({
+        isValid: false,
+        firstInvalidSequence: 2501,
+        reason: "hash_mismatch",
+        totalChecked: 2501,
+      }),
     );
   });
 });

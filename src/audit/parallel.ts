@@ -86,7 +86,12 @@ class Pool {
     if (this.failed) return Promise.reject(this.failed);
     const id = this.nextId++;
     const worker = this.workers[id % this.workers.length]!;
-    const task: SegmentTask = { id, bytes: bytes.buffer as ArrayBuffer, length: bytes.length, firstLineNumber };
+    const task: SegmentTask = {
+      id,
+      bytes: bytes.buffer as ArrayBuffer,
+      length: bytes.length,
+      firstLineNumber,
+    };
     return new Promise<SegmentReport>((resolve, reject) => {
       this.waiting.set(id, { resolve, reject });
       worker.postMessage(task, [task.bytes]);
@@ -178,7 +183,10 @@ export async function feedNdjsonParallel(
         if (slicer.pending > MAX_LINE_BYTES) {
           // Settle what precedes the overlong line so the failure lands at its sequence.
           while (inFlight.length > 0) if (!(await settle())) return;
-          verifier.pushRecord({ kind: "unreadable", message: `line ${slicer.lines + 1} is longer than ${MAX_LINE_BYTES} bytes` });
+          verifier.pushRecord({
+            kind: "unreadable",
+            message: `line ${slicer.lines + 1} is longer than ${MAX_LINE_BYTES} bytes`,
+          });
           return;
         }
         continue;

@@ -19,7 +19,11 @@ export type SegmentReport =
  * its first event says it does. Stops at the first failure. Never throws on bad input.
  */
 export function verifySegment(buf: Buffer, firstLineNumber: number): SegmentReport {
-  const state: { first: EventRecord | null; claim: VerifiedRun["claim"] | null; verifier: ChainVerifier | null } = {
+  const state: {
+    first: EventRecord | null;
+    claim: VerifiedRun["claim"] | null;
+    verifier: ChainVerifier | null;
+  } = {
     first: null,
     claim: null,
     verifier: null,
@@ -43,9 +47,12 @@ export function verifySegment(buf: Buffer, firstLineNumber: number): SegmentRepo
     }
     return state.verifier.pushRecord(record) === null;
   };
-  const splitter = new LineSplitter((b, start, end, lineNumber) => take(recordOfLine(b, start, end, lineNumber)), {
-    firstLineNumber,
-  });
+  const splitter = new LineSplitter(
+    (b, start, end, lineNumber) => take(recordOfLine(b, start, end, lineNumber)),
+    {
+      firstLineNumber,
+    },
+  );
   try {
     splitter.push(buf);
     splitter.end();

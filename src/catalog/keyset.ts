@@ -16,6 +16,8 @@ const isKeysetCursor = (v: Record<string, unknown>): v is KeysetCursor =>
   typeof v.v === "string" &&
   typeof v.id === "string";
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export interface KeysetPlan {
   where: SQL | undefined;
   orderBy: SQL[];
@@ -39,8 +41,12 @@ export function planKeyset(opts: {
     const c = decodeCursor(opts.cursor, isKeysetCursor);
     sortBy = c.by;
     order = c.o;
-    const spec = opts.columns[sortBy];
-    if (!spec) {
+    // A cursor is caller input: its sort key must be a column of this list (own property, not
+    // `toString`), its id a UUID, its date a date and its text storable (no U+0000), or the query
+    // fails in the driver (a 500). The server never issues such a cursor.
+    const spec = Object.hasOwn(opts.columns, sortBy) ? opts.columns[sortBy] : undefined;
+    const badValue = spec?.kind === "date" ? Number.isNaN(Date.parse(c.v)) : c.v.includes("\u0000");
+    if (!spec || !UUID.test(c.id) || badValue) {
       throw new AppError("VALIDATION_ERROR", "Invalid cursor", {
         errors: [{ path: "query.cursor", message: "invalid cursor" }],
       });

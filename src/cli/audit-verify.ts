@@ -49,7 +49,9 @@ export async function auditVerifyCommand(filePath: string, io: CliIo): Promise<n
     return 1;
   }
   const head = verifier.head() ?? { sequence: 0, hash: GENESIS_HASH };
-  io.stdout(`OK: ${result.totalChecked} events verified, chain head sequence ${head.sequence} hash ${head.hash}`);
+  io.stdout(
+    `OK: ${result.totalChecked} events verified, chain head sequence ${head.sequence} hash ${head.hash}`,
+  );
   return 0;
 }
 

@@ -88,9 +88,9 @@ export function createCredentialVerifier(auth: Config["auth"]): CredentialVerifi
     const name = typeof payload.name === "string" ? payload.name : payload.sub;
     return {
       actor: { id: payload.sub, actorType: "user", name },
-      // Non-string claims are passed as-is; tenancy rejects anything that is not a canonical string.
-      tenantClaim:
-        claim === undefined ? undefined : typeof claim === "string" ? claim : JSON.stringify(claim),
+      // The raw value, untouched: tenancy rejects anything that is not a canonical string (a
+      // stringified `123` would be indistinguishable from the string "123").
+      tenantClaim: claim,
     };
   }
 

@@ -3,6 +3,9 @@ import type { Actor } from "../tenancy/tenant-context.js";
 /** Who is calling, as proven by their credential. The tenant id comes only from here. */
 export interface Principal {
   actor: Actor;
-  /** From the verified token's tenant claim; undefined for API keys and single-tenant tokens. */
-  tenantClaim: string | undefined;
+  /**
+   * The verified token's tenant claim exactly as it was in the payload (any JSON type; only a
+   * string can name a tenant); undefined for API keys and tokens without the claim.
+   */
+  tenantClaim: unknown;
 }

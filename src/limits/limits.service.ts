@@ -1,14 +1,10 @@
 import { uuidv7 } from "uuidv7";
 import { type CatalogChangeListener, recordCatalogChange } from "../catalog/catalog-change.js";
-import {
-  planTransition,
-  TRANSITION_EVENT,
-  type Transition,
-  transitionTimestamps,
-} from "../catalog/lifecycle.js";
+import type { Transition } from "../catalog/lifecycle.js";
+import { runTransition } from "../catalog/transition.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { AppError, type FieldError } from "../errors.js";
-import { addAmounts, formatAmount, parseAmount, utilizationPercent } from "../money/money.js";
+import { addAmounts, formatAmount, parseAmount, toMinorUnits, utilizationPercent } from "../money/money.js";
 import type { Scope } from "../scope/scope.js";
 import type { TenantContext } from "../tenancy/tenant-context.js";
 import { type Limit, MAX_CUSTOM_SPAN_MS } from "./limit.js";
@@ -168,31 +164,14 @@ export function createLimitsService(onChange: CatalogChangeListener) {
     },
 
     async transition(tenant: TenantContext, limitId: string, transition: Transition): Promise<Limit> {
-      const { limit, changed } = await tenant.db.transaction(async (tx) => {
-        const before = await findLimit(tx, tenant.tenantId, limitId, true);
-        if (!before) throw notFound();
-        const plan = planTransition(before.status, transition);
-        if (plan.kind === "noop") return { limit: before, changed: false };
-        if (plan.kind === "invalid") throw new AppError("INVALID_TRANSITION", `Limit ${plan.message}`);
-        const now = new Date();
-        const after = await updateLimit(tx, tenant.tenantId, limitId, {
-          status: plan.to,
-          updatedAt: now,
-          ...transitionTimestamps(plan.to, now),
-        });
-        const event = TRANSITION_EVENT[transition];
-        await recordCatalogChange(tx, tenant, {
-          resourceType: "limit",
-          resourceId: limitId,
-          eventType: `LIMIT_${event.suffix}`,
-          action: event.action,
-          before,
-          after,
-        });
-        return { limit: after, changed: true };
+      const { item, changed } = await runTransition(tenant, limitId, transition, {
+        resourceType: "limit",
+        find: findLimit,
+        update: updateLimit,
+        notFound,
       });
       if (changed) onChange(tenant.tenantId);
-      return limit;
+      return item;
     },
 
     /** Usage of the current period only, per scope key and in total. */
@@ -221,7 +200,10 @@ export function createLimitsService(onChange: CatalogChangeListener) {
         limitAmount: limit.maxAmount,
         currentUsage: formatAmount(total, limit.currency),
         utilizationPercent: percent,
-        nearLimit: percent > 80,
+        // Exact: usage / max > 80 % iff 5 × usage > 4 × max. The percentage above is rounded for
+        // display, so 800000.01 of 1000000.00 shows 80 yet is strictly above 80 %.
+        nearLimit:
+          toMinorUnits(total, limit.currency) * 5n > toMinorUnits(limit.maxAmount, limit.currency) * 4n,
         resetAt: period.resetAt.toISOString(),
         periodKey: period.periodKey,
         scopes: rows.map((r) => ({

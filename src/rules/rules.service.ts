@@ -1,11 +1,7 @@
 import { uuidv7 } from "uuidv7";
 import { type CatalogChangeListener, recordCatalogChange } from "../catalog/catalog-change.js";
-import {
-  planTransition,
-  TRANSITION_EVENT,
-  type Transition,
-  transitionTimestamps,
-} from "../catalog/lifecycle.js";
+import type { Transition } from "../catalog/lifecycle.js";
+import { runTransition } from "../catalog/transition.js";
 import { isUniqueViolation } from "../db/errors.js";
 import { AppError } from "../errors.js";
 import type { Scope } from "../scope/scope.js";
@@ -120,33 +116,15 @@ export function createRulesService(onChange: CatalogChangeListener) {
     },
 
     async transition(tenant: TenantContext, ruleId: string, transition: Transition): Promise<Rule> {
-      const { rule, changed } = await tenant.db.transaction(async (tx) => {
-        const before = await findRule(tx, tenant.tenantId, ruleId, true);
-        if (!before) throw notFound();
-        const plan = planTransition(before.status, transition);
-        if (plan.kind === "noop") return { rule: before, changed: false };
-        if (plan.kind === "invalid") throw new AppError("INVALID_TRANSITION", `Rule ${plan.message}`);
-        // A rule written before a validator change must still be sound when it goes live.
-        if (plan.to === "ACTIVE") assertValidExpression(before.expression);
-        const now = new Date();
-        const after = await updateRule(tx, tenant.tenantId, ruleId, {
-          status: plan.to,
-          updatedAt: now,
-          ...transitionTimestamps(plan.to, now),
-        });
-        const event = TRANSITION_EVENT[transition];
-        await recordCatalogChange(tx, tenant, {
-          resourceType: "rule",
-          resourceId: ruleId,
-          eventType: `RULE_${event.suffix}`,
-          action: event.action,
-          before,
-          after,
-        });
-        return { rule: after, changed: true };
+      const { item, changed } = await runTransition(tenant, ruleId, transition, {
+        resourceType: "rule",
+        find: findRule,
+        update: updateRule,
+        notFound,
+        beforeActivate: (rule) => assertValidExpression(rule.expression),
       });
       if (changed) onChange(tenant.tenantId);
-      return rule;
+      return item;
     },
   };
 }

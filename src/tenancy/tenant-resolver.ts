@@ -4,6 +4,11 @@ import type { Principal } from "../http/principal.js";
 export interface ResolvedTenant {
   tenantId: string;
   db: Database;
+  /**
+   * Ends the request's hold on `db` (multi-tenant mode: a pool is never closed while held).
+   * The /v1 middleware calls it once the response, streamed bodies included, is done.
+   */
+  release?: () => void;
 }
 
 /**
@@ -12,7 +17,10 @@ export interface ResolvedTenant {
  */
 export interface TenantResolver {
   resolve(principal: Principal): Promise<ResolvedTenant>;
-  /** Named readiness checks this resolver contributes to /readyz. */
-  checks(): Promise<Record<string, boolean>>;
+  /**
+   * Named readiness checks this resolver contributes to /readyz: `false` fails readiness, a
+   * string reports a state without failing it (as `cache: "in-process"` does).
+   */
+  checks(): Promise<Record<string, boolean | string>>;
   close(): Promise<void>;
 }

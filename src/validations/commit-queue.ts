@@ -22,6 +22,11 @@ export interface CommitQueueOptions<J, R> {
   runBatch: (key: string, jobs: J[]) => Promise<R[]>;
   /** Errors worth retrying the same batch for (deadlock, serialization, unique race). */
   isRetryable: (err: unknown) => boolean;
+  /**
+   * Errors that can be one job's fault (a data error), worth isolating by re-running the batch's
+   * jobs one by one. A lost connection fails every job alike, so it is not split.
+   */
+  isJobSpecific: (err: unknown) => boolean;
   maxRetries: number;
 }
 
@@ -47,8 +52,8 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
       );
       batch.forEach((p, i) => p.resolve(results[i] as R));
     } catch (err) {
-      if (batch.length === 1) {
-        batch[0]?.reject(err);
+      if (batch.length === 1 || !opts.isJobSpecific(err)) {
+        for (const p of batch) p.reject(err);
         return;
       }
       // One bad job must not fail its neighbours: retry each alone, so only the culprit fails.

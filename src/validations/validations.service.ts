@@ -74,6 +74,36 @@ function isRetryable(err: unknown): boolean {
   return false;
 }
 
+/** A SQLSTATE means the database answered: the batch's data, not the connection, failed. */
+function isSqlError(err: unknown): boolean {
+  let current: unknown = err;
+  for (let i = 0; i < 4 && current && typeof current === "object"; i++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/** How long a caller waits for its commit before the failure posture answers instead. */
+export const COMMIT_TIMEOUT_MS = 5000;
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`commit did not complete within ${ms} ms`)), ms);
+    promise.then(
+      (v) => {
+        clearTimeout(timer);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(timer);
+        reject(e);
+      },
+    );
+  });
+}
+
 function sha256(text: string): string {
   return createHash("sha256").update(text, "utf8").digest("hex");
 }
@@ -248,6 +278,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     maxBatch: deps.maxBatch ?? 256,
     runBatch,
     isRetryable: (err) => isRetryable(err) || isUniqueViolation(err),
+    isJobSpecific: isSqlError,
     maxRetries: 3,
   });
 
@@ -326,16 +357,21 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
 
       let outcome: ValidationOutcome;
       try {
-        outcome = await queue.submit(tenant.tenantId, {
-          db: tenant.db,
-          actor: tenant.actor,
-          request,
-          requestHash,
-          rules,
-          applicable,
-          startedAt,
-          evaluatedAt,
-        });
+        // A timed-out job may still commit later; the caller's retry with the same requestId then
+        // gets the stored answer, so nothing is lost or decided twice.
+        outcome = await withTimeout(
+          queue.submit(tenant.tenantId, {
+            db: tenant.db,
+            actor: tenant.actor,
+            request,
+            requestHash,
+            rules,
+            applicable,
+            startedAt,
+            evaluatedAt,
+          }),
+          COMMIT_TIMEOUT_MS,
+        );
       } catch (err) {
         if (config.decision.failurePosture === "open") {
           return degraded(request, "database_unavailable", tenant.tenantId, startedAt, err);
