@@ -6,7 +6,7 @@ import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AppError, errorCodes } from "./errors.js";
 import type { CredentialVerifier } from "./http/credentials.js";
-import { rejectNul } from "./http/nul-guard.js";
+import { guardJsonInput } from "./http/json-guard.js";
 import { problemResponse } from "./http/problem.js";
 import { createRouter } from "./http/router.js";
 import type { Metrics } from "./observability/metrics.js";
@@ -129,7 +129,7 @@ export function createApp(deps: AppDeps) {
     c.res = releaseAfterBody(c.res, resolved.release);
   });
 
-  app.use("/v1/*", rejectNul());
+  app.use("/v1/*", guardJsonInput());
 
   const api = createRouter();
   deps.mountApi?.(api);

@@ -24,6 +24,7 @@ function assertSound(text: string): DigestedLine | null {
   const parsed = JSON.parse(text) as Record<string, unknown>;
   expect(canonicalJson(parsed)).toBe(text);
   expect(result).toEqual({
+    kind: "event",
     sequence: parsed.sequence,
     previousHash: parsed.previousHash,
     hash: parsed.hash,
@@ -201,5 +202,5 @@ function base2(value: string): string {
 }
 
 function pick(event: { sequence: number; previousHash: string; hash: string }) {
-  return { sequence: event.sequence, previousHash: event.previousHash, hash: event.hash };
+  return { kind: "event", sequence: event.sequence, previousHash: event.previousHash, hash: event.hash };
 }

@@ -11,8 +11,9 @@
 import { isUtf8 } from "node:buffer";
 import { hash } from "node:crypto";
 
-/** What the verifier needs from one canonical export line. */
+/** What the verifier needs from one canonical export line (an `EventRecord` of kind "event"). */
 export interface DigestedLine {
+  kind: "event";
   sequence: number;
   previousHash: string;
   hash: string;
@@ -311,7 +312,7 @@ function finish(buf: Buffer, b: Uint8Array, start: number, end: number, s: Spans
   const bodyHash = hash("sha256", b.subarray(start, end - cut), "hex");
   b.copyWithin(cutEnd, cutStart, end - cut);
   for (let i = 0; i < cut; i++) b[cutStart + i] = saved[i]!;
-  return { sequence, previousHash, hash: stored, bodyHash };
+  return { kind: "event", sequence, previousHash, hash: stored, bodyHash };
 }
 
 /** A plain positive integer of at most 15 digits, else -1 (the slow path reports the details). */

@@ -34,7 +34,7 @@ export function parseLine(buf: Buffer, start: number, end: number, lineNumber: n
  */
 export function recordOfLine(buf: Buffer, start: number, end: number, lineNumber: number): EventRecord {
   const digested = digestCanonicalEventLine(buf, start, end);
-  if (digested) return { kind: "event", ...digested };
+  if (digested) return digested;
   let event: unknown;
   try {
     event = parseLine(buf, start, end, lineNumber);

@@ -1,6 +1,7 @@
 import { auditVerifyCommand } from "./audit-verify.js";
+import { tenantsProvisionCommand } from "./tenants-provision.js";
 
-const USAGE = "usage: verdict audit verify <file.ndjson>";
+const USAGE = "usage: verdict audit verify <file.ndjson>\n       verdict tenants provision <tenantId>";
 
 /** Entry point of the `verdict` CLI (bin/verdict.js). */
 async function main(argv: string[]): Promise<number> {
@@ -11,6 +12,10 @@ async function main(argv: string[]): Promise<number> {
   const [group, command, ...rest] = argv;
   if (group === "audit" && command === "verify" && rest.length === 1 && rest[0]) {
     return auditVerifyCommand(rest[0], io);
+  }
+  if (group === "tenants" && command === "provision" && rest.length === 1 && rest[0]) {
+    // The same environment as the server: loadConfig is the only reader of it.
+    return tenantsProvisionCommand(rest[0], process.env, io);
   }
   io.stderr(USAGE);
   return 2;

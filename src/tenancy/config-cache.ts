@@ -68,7 +68,10 @@ export function createConfigCache(source: TenantSource, opts: ConfigCacheOptions
       } catch (err) {
         const stale = entries.get(tenantId);
         if (err instanceof TenantSourceUnavailable && stale && now() - stale.expiresAt < STALE_IF_ERROR_MS) {
-          opts.logger?.warn({ tenantId, err: err.message }, "tenant source unavailable; serving cached config");
+          opts.logger?.warn(
+            { tenantId, err: err.message },
+            "tenant source unavailable; serving cached config",
+          );
           return { kind: "found", config: stale.config };
         }
         throw err;

@@ -1,5 +1,5 @@
-import postgres from "postgres";
 import type { Logger } from "pino";
+import postgres from "postgres";
 import type { Config } from "../config.js";
 import { AppError } from "../errors.js";
 import type { Principal } from "../http/principal.js";
@@ -146,7 +146,10 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
       if (result.kind !== "found") {
         logger.warn({ tenantId, result: result.kind }, "tenant no longer active; closing its pool");
         await drop(tenantId, result.kind);
-        events?.publish({ tenantId, event: result.kind === "suspended" ? "tenant.suspended" : "tenant.deleted" });
+        events?.publish({
+          tenantId,
+          event: result.kind === "suspended" ? "tenant.suspended" : "tenant.deleted",
+        });
         return;
       }
       const live = registry.configs().find((c) => c.tenantId === tenantId);
@@ -157,7 +160,10 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
         events?.publish({ tenantId, event: "tenant.updated" });
       }
     } catch (err) {
-      logger.error({ tenantId, err: (err as Error).message }, "tenant revalidation failed; keeping the current pool");
+      logger.error(
+        { tenantId, err: (err as Error).message },
+        "tenant revalidation failed; keeping the current pool",
+      );
     } finally {
       revalidating.delete(tenantId);
     }

@@ -132,7 +132,10 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
       entry.closed = entry.pool
         .end(END_TIMEOUT_SEC)
         .catch((err: unknown) =>
-          opts.logger?.warn({ tenantId: entry.tenantId, err: (err as Error).message }, "tenant pool close failed"),
+          opts.logger?.warn(
+            { tenantId: entry.tenantId, err: (err as Error).message },
+            "tenant pool close failed",
+          ),
         )
         .finally(() => {
           draining.delete(entry);
@@ -151,7 +154,10 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
     opts.logger?.debug({ tenantId: entry.tenantId, reason, inFlight: entry.inFlight }, "tenant pool retired");
     if (entry.inFlight === 0) return finish(entry);
     entry.drainTimer = setTimeout(() => {
-      opts.logger?.warn({ tenantId: entry.tenantId, inFlight: entry.inFlight }, "tenant pool drain timed out");
+      opts.logger?.warn(
+        { tenantId: entry.tenantId, inFlight: entry.inFlight },
+        "tenant pool drain timed out",
+      );
       void finish(entry);
     }, drainTimeoutMs);
     entry.drainTimer.unref();
@@ -171,7 +177,10 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
         }
       }
       if (!victim) {
-        opts.logger?.debug({ pools: live.size, maxPools: opts.maxPools }, "every tenant pool is busy; growing past the cap");
+        opts.logger?.debug(
+          { pools: live.size, maxPools: opts.maxPools },
+          "every tenant pool is busy; growing past the cap",
+        );
         return;
       }
       counters.evicted++;

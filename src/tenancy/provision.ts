@@ -1,7 +1,7 @@
 import { drizzle } from "drizzle-orm/postgres-js";
 import { migrate } from "drizzle-orm/postgres-js/migrator";
-import postgres from "postgres";
 import type { Logger } from "pino";
+import postgres from "postgres";
 import { MIGRATIONS_FOLDER } from "../db/migrate.js";
 import * as schema from "../db/schema.js";
 import { describeTarget, type TenantConfig } from "./tenant-config.js";
@@ -138,7 +138,9 @@ async function ensureDatabase(config: TenantConfig): Promise<boolean> {
 }
 
 /** Creates the schema (schema mode) and applies pending migrations, under a per-tenant lock. */
-async function migrateTenant(config: TenantConfig): Promise<{ createdSchema: boolean; migrationsApplied: number }> {
+async function migrateTenant(
+  config: TenantConfig,
+): Promise<{ createdSchema: boolean; migrationsApplied: number }> {
   const pgSchema = config.db.schema;
   // One connection: the advisory lock is session-level, so the migration must run on its session.
   const client = postgres(tenantConnectionOptions(config, { max: 1 }));

@@ -71,9 +71,13 @@ const SSL_MODES: Record<string, SslMode> = {
 
 /** A misconfigured tenant is the operator's problem, not the caller's: 503, never 4xx, never 500. */
 function misconfigured(tenantId: string, what: string): AppError {
-  return new AppError("SERVICE_UNAVAILABLE", `Tenant ${tenantId} is not configured for this service (${what})`, {
-    retryAfterSec: 30,
-  });
+  return new AppError(
+    "SERVICE_UNAVAILABLE",
+    `Tenant ${tenantId} is not configured for this service (${what})`,
+    {
+      retryAfterSec: 30,
+    },
+  );
 }
 
 const isRecord = (v: unknown): v is Record<string, unknown> =>
@@ -142,7 +146,9 @@ export function normaliseTenantConfig(payload: unknown, tenantId: string, servic
 
   const db: TenantDbConfig = { host, port, database, username, password, schema, ssl, maxConnections };
   const fingerprint = createHash("sha256")
-    .update(JSON.stringify([isolationMode, host, port, database, username, password, schema, ssl, maxConnections]))
+    .update(
+      JSON.stringify([isolationMode, host, port, database, username, password, schema, ssl, maxConnections]),
+    )
     .digest("hex")
     .slice(0, 16);
   return { tenantId, status, isolationMode, db, fingerprint, seq: ++readSeq };

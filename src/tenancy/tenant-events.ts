@@ -65,7 +65,10 @@ export async function createTenantEventBus(
       if (parsed.origin === origin) return;
       const tenantId = canonicalTenantId(parsed.tenantId);
       if (!tenantId) return;
-      onEvent({ tenantId, event: typeof parsed.event === "string" ? parsed.event : "tenant.cache.invalidate" });
+      onEvent({
+        tenantId,
+        event: typeof parsed.event === "string" ? parsed.event : "tenant.cache.invalidate",
+      });
     } catch {
       logger?.warn("ignoring malformed tenant event");
     }
@@ -82,7 +85,9 @@ export async function createTenantEventBus(
     publish(event) {
       pub
         .publish(TENANT_EVENTS_CHANNEL, JSON.stringify({ ...event, origin }))
-        .catch((err: unknown) => logger?.warn({ err: (err as Error).message }, "tenant event publish failed"));
+        .catch((err: unknown) =>
+          logger?.warn({ err: (err as Error).message }, "tenant event publish failed"),
+        );
     },
     async close() {
       pub.disconnect();

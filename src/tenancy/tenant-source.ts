@@ -33,5 +33,7 @@ export class TenantSourceUnavailable extends Error {
 
 /** Maps a validated payload to a lookup: only "active" is usable, anything else is suspended. */
 export function lookupOf(config: TenantConfig): TenantLookup {
-  return config.status === "active" ? { kind: "found", config } : { kind: "suspended", status: config.status };
+  return config.status === "active"
+    ? { kind: "found", config }
+    : { kind: "suspended", status: config.status };
 }

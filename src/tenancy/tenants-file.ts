@@ -36,7 +36,10 @@ export async function createTenantsFileSource(
         logger?.info({ path, tenants: tenants.size }, "tenants file reloaded");
       }
     } catch (err) {
-      logger?.error({ path, err: (err as Error).message }, "tenants file unreadable; keeping last good version");
+      logger?.error(
+        { path, err: (err as Error).message },
+        "tenants file unreadable; keeping last good version",
+      );
     }
     return tenants;
   }

@@ -50,7 +50,7 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
         key,
         batch.map((p) => p.job),
       );
-      batch.forEach((p, i) => p.resolve(results[i] as R));
+      for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
     } catch (err) {
       if (batch.length === 1 || !opts.isJobSpecific(err)) {
         for (const p of batch) p.reject(err);

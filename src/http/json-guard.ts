@@ -1,0 +1,83 @@
+import type { MiddlewareHandler } from "hono";
+import { AppError, type FieldError } from "../errors.js";
+import type { AppEnv } from "./context.js";
+
+const JSON_TYPE = /^application\/([\w.-]+\+)?json/i;
+
+/**
+ * Deepest JSON nesting accepted in a body. Rule expressions are limited to 32 operation levels (up
+ * to ~66 JSON levels in the array form) by their own
+ * validator; nothing else we accept nests deeply, and an unbounded depth would let a 100 KB body
+ * overflow every recursive consumer downstream (hashing, storage).
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const MAX_ERRORS = 20;
+
+/**
+ * Scans a parsed body without recursion: every string or key holding U+0000 (which PostgreSQL
+ * cannot store in text or jsonb) and whether the nesting exceeds MAX_JSON_DEPTH.
+ */
+export function inspectJson(root: unknown): FieldError[] {
+  const errors: FieldError[] = [];
+  const stack: { value: unknown; path: string; depth: number }[] = [{ value: root, path: "", depth: 0 }];
+  while (stack.length > 0 && errors.length < MAX_ERRORS) {
+    const { value, path, depth } = stack.pop()!;
+    if (typeof value === "string") {
+      if (value.includes("\u0000"))
+        errors.push({ path: path || "body", message: "must not contain the NUL character" });
+      continue;
+    }
+    if (!value || typeof value !== "object") continue;
+    if (depth >= MAX_JSON_DEPTH) {
+      errors.push({ path: path || "body", message: `JSON nesting deeper than ${MAX_JSON_DEPTH} levels` });
+      continue;
+    }
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--)
+        stack.push({ value: value[i], path: `${path}[${i}]`, depth: depth + 1 });
+      continue;
+    }
+    const entries = Object.entries(value);
+    for (let i = entries.length - 1; i >= 0; i--) {
+      const [k, v] = entries[i]!;
+      const child = path ? `${path}.${k}` : k;
+      if (k.includes("\u0000"))
+        errors.push({ path: child, message: "field names must not contain the NUL character" });
+      stack.push({ value: v, path: child, depth: depth + 1 });
+    }
+  }
+  return errors;
+}
+
+/**
+ * Rejects U+0000 anywhere in the query or a JSON body, and bodies nested deeper than
+ * MAX_JSON_DEPTH, with a 400 before they can reach the database or a recursive serialiser.
+ * Hono caches the parsed body, so the route's validator does not parse it again.
+ */
+export function guardJsonInput(): MiddlewareHandler<AppEnv> {
+  return async (c, next) => {
+    const errors: FieldError[] = [];
+    for (const [key, values] of Object.entries(c.req.queries())) {
+      if (values.some((v) => v.includes("\u0000"))) {
+        errors.push({ path: `query.${key}`, message: "must not contain the NUL character" });
+      }
+    }
+    const contentType = c.req.header("content-type");
+    if (contentType && JSON_TYPE.test(contentType) && c.req.method !== "GET") {
+      let body: unknown;
+      try {
+        body = await c.req.json();
+      } catch {
+        throw new AppError("INVALID_JSON", "Malformed JSON in request body");
+      }
+      errors.push(...inspectJson(body));
+    }
+    if (errors.length > 0) {
+      throw new AppError("VALIDATION_ERROR", "The request contains values that cannot be accepted", {
+        errors,
+      });
+    }
+    await next();
+  };
+}
