@@ -40,7 +40,14 @@ export async function connectDatabase(
     });
     const db = drizzlePostgres({ client, schema });
     try {
-      if (migrate) await migratePostgresDatabase(db, client);
+      if (migrate) {
+        const migrator = postgres(config.url, { max: 1, connect_timeout: 10, onnotice: () => {} });
+        try {
+          await migratePostgresDatabase(migrator);
+        } finally {
+          await migrator.end({ timeout: 5 });
+        }
+      }
     } catch (err) {
       await client.end({ timeout: 1 });
       throw err;

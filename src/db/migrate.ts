@@ -2,7 +2,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PgliteDatabase } from "drizzle-orm/pglite";
 import { migrate as migratePglite } from "drizzle-orm/pglite/migrator";
-import type { PostgresJsDatabase } from "drizzle-orm/postgres-js";
+import { drizzle as drizzlePostgres } from "drizzle-orm/postgres-js";
 import { migrate as migratePostgres } from "drizzle-orm/postgres-js/migrator";
 import type { Sql } from "postgres";
 import type * as schema from "./schema.js";
@@ -19,23 +19,23 @@ export async function migratePgliteDatabase(db: PgliteDatabase<typeof schema>): 
 }
 
 /**
- * Applies pending migrations under a session advisory lock held on a reserved connection, so two
- * instances booting at once run them one after the other; the second finds nothing to do.
+ * Applies pending migrations under a session advisory lock, so two instances booting at once run
+ * them one after the other and the second finds nothing to do. `client` must be a dedicated
+ * single-connection client (`max: 1`): the session lock, the migration transaction and the unlock
+ * then all run on the same connection, whatever the size of the application's pool.
  */
 export async function migratePostgresDatabase(
-  db: PostgresJsDatabase<typeof schema>,
   client: Sql,
-  opts: { migrationsSchema?: string } = {},
+  opts: { migrationsSchema?: string; lockKey?: bigint } = {},
 ): Promise<void> {
-  const lockConn = await client.reserve();
+  const key = (opts.lockKey ?? MIGRATION_LOCK_KEY).toString();
+  await client`select pg_advisory_lock(${key}::bigint)`;
   try {
-    await lockConn`select pg_advisory_lock(${MIGRATION_LOCK_KEY.toString()}::bigint)`;
-    await migratePostgres(db, {
+    await migratePostgres(drizzlePostgres({ client }), {
       migrationsFolder: MIGRATIONS_FOLDER,
       ...(opts.migrationsSchema ? { migrationsSchema: opts.migrationsSchema } : {}),
     });
   } finally {
-    await lockConn`select pg_advisory_unlock(${MIGRATION_LOCK_KEY.toString()}::bigint)`.catch(() => {});
-    lockConn.release();
+    await client`select pg_advisory_unlock(${key}::bigint)`.catch(() => {});
   }
 }

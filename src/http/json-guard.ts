@@ -5,10 +5,9 @@ import type { AppEnv } from "./context.js";
 const JSON_TYPE = /^application\/([\w.-]+\+)?json/i;
 
 /**
- * Deepest JSON nesting accepted in a body. Rule expressions are limited to 32 operation levels (up
- * to ~66 JSON levels in the array form) by their own
- * validator; nothing else we accept nests deeply, and an unbounded depth would let a 100 KB body
- * overflow every recursive consumer downstream (hashing, storage).
+ * Deepest JSON nesting accepted in a body. Rule expressions are limited to 32 operation levels
+ * (about 66 JSON levels in the array form) by their own validator; nothing else nests deeply, and
+ * an unbounded depth would let a 100 KB body overflow recursive consumers (hashing, storage).
  */
 export const MAX_JSON_DEPTH = 128;
 
