@@ -80,8 +80,51 @@ describe("public routes", () => {
 });
 
 describe("bad input is a 4xx problem and changes nothing", () => {
-  it("malformed JSON → 400 INVALID_JSON", async () => {
-    await problem(await t.request("POST", "/v1/rules", "{not json"), 400, "INVALID_JSON");
+  it("malformed JSON → 400 INVALID_JSON naming the body", async () => {
+    const body = await problem(await t.request("POST", "/v1/rules", "{not json"), 400, "INVALID_JSON");
+    expect(body.errors).toEqual([{ path: "body", message: "is not valid JSON" }]);
+  });
+
+  it("a lone surrogate anywhere is a 400 naming the path, on every route", async () => {
+    const bad = JSON.stringify({ ...validRule, name: "x" }).replace('"x"', '"\\ud800"');
+    const body = await problem(await t.request("POST", "/v1/rules", bad), 400, "VALIDATION_ERROR");
+    expect(body.errors).toContainEqual({
+      path: "name",
+      message: "must be well-formed Unicode (lone surrogate)",
+    });
+    const limit = JSON.stringify({
+      name: "y",
+      limitType: "DAILY",
+      maxAmount: "1.00",
+      currency: "BRL",
+      scopes: [{ transactionType: "PIX" }],
+    });
+    const limitBody = await problem(
+      await t.request("POST", "/v1/limits", limit.replace('"y"', '"\\udc00"')),
+      400,
+      "VALIDATION_ERROR",
+    );
+    expect(limitBody.errors?.[0]?.path).toBe("name");
+    // A real pair (an emoji) is fine.
+    const ok = await t.request("POST", "/v1/rules", { ...validRule, name: "emoji \u{1F600}" });
+    expect(ok.status).toBe(201);
+  });
+
+  it("an empty JSON body on a transition route is accepted", async () => {
+    const created = (await (
+      await t.request("POST", "/v1/rules", { ...validRule, name: "empty-body" })
+    ).json()) as {
+      ruleId: string;
+    };
+    const res = await t.app.request(`/v1/rules/${created.ruleId}/activate`, {
+      method: "POST",
+      headers: {
+        "X-API-Key": "test-api-key-0123456789abcdef",
+        "Content-Type": "application/json",
+        "Content-Length": "0",
+      },
+    });
+    expect(res.status).toBe(200);
   });
 
   it("unknown field → 400 naming it", async () => {
@@ -132,10 +175,10 @@ describe("bad input is a 4xx problem and changes nothing", () => {
   });
 
   it("nothing was created by any of the rejected requests", async () => {
-    const list = (await (await t.request("GET", "/v1/rules")).json()) as { rules: unknown[] };
-    expect(list.rules).toHaveLength(0);
+    const list = (await (await t.request("GET", "/v1/rules")).json()) as { rules: { name: string }[] };
+    expect(list.rules.map((r) => r.name).sort()).toEqual(["emoji \u{1F600}", "empty-body"]);
     const audit = (await (await t.request("GET", "/v1/audit-events")).json()) as { auditEvents: unknown[] };
-    expect(audit.auditEvents).toHaveLength(0);
+    expect(audit.auditEvents).toHaveLength(3);
   });
 });
 

@@ -14,8 +14,20 @@ export const MAX_JSON_DEPTH = 128;
 const MAX_ERRORS = 20;
 
 /**
- * Scans a parsed body without recursion: every string or key holding U+0000 (which PostgreSQL
- * cannot store in text or jsonb) and whether the nesting exceeds MAX_JSON_DEPTH.
+ * A UTF-16 surrogate that is not half of a pair (the `u` flag keeps pairs whole). JSON allows
+ * "\ud800" escapes, but such text can be neither canonicalised (RFC 8785) nor stored as UTF-8.
+ */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+function textProblem(text: string): string | undefined {
+  if (text.includes("\u0000")) return "must not contain the NUL character";
+  if (LONE_SURROGATE.test(text)) return "must be well-formed Unicode (lone surrogate)";
+  return undefined;
+}
+
+/**
+ * Scans a parsed body without recursion: every string or key holding U+0000 (PostgreSQL cannot
+ * store it in text or jsonb) or a lone surrogate, and whether the nesting exceeds MAX_JSON_DEPTH.
  */
 export function inspectJson(root: unknown): FieldError[] {
   const errors: FieldError[] = [];
@@ -23,8 +35,8 @@ export function inspectJson(root: unknown): FieldError[] {
   while (stack.length > 0 && errors.length < MAX_ERRORS) {
     const { value, path, depth } = stack.pop()!;
     if (typeof value === "string") {
-      if (value.includes("\u0000"))
-        errors.push({ path: path || "body", message: "must not contain the NUL character" });
+      const problem = textProblem(value);
+      if (problem) errors.push({ path: path || "body", message: problem });
       continue;
     }
     if (!value || typeof value !== "object") continue;
@@ -41,12 +53,18 @@ export function inspectJson(root: unknown): FieldError[] {
     for (let i = entries.length - 1; i >= 0; i--) {
       const [k, v] = entries[i]!;
       const child = path ? `${path}.${k}` : k;
-      if (k.includes("\u0000"))
-        errors.push({ path: child, message: "field names must not contain the NUL character" });
+      const problem = textProblem(k);
+      if (problem) errors.push({ path: child, message: `field name ${problem}` });
       stack.push({ value: v, path: child, depth: depth + 1 });
     }
   }
   return errors;
+}
+
+export function malformedJson(): AppError {
+  return new AppError("INVALID_JSON", "Malformed JSON in request body", {
+    errors: [{ path: "body", message: "is not valid JSON" }],
+  });
 }
 
 /**
@@ -58,17 +76,18 @@ export function guardJsonInput(): MiddlewareHandler<AppEnv> {
   return async (c, next) => {
     const errors: FieldError[] = [];
     for (const [key, values] of Object.entries(c.req.queries())) {
-      if (values.some((v) => v.includes("\u0000"))) {
-        errors.push({ path: `query.${key}`, message: "must not contain the NUL character" });
-      }
+      const problem = values.map(textProblem).find((p) => p !== undefined);
+      if (problem) errors.push({ path: `query.${key}`, message: problem });
     }
     const contentType = c.req.header("content-type");
-    if (contentType && JSON_TYPE.test(contentType) && c.req.method !== "GET") {
+    // An empty body (e.g. POST /activate from a generic client) is left to the route.
+    const empty = c.req.header("content-length") === "0";
+    if (contentType && JSON_TYPE.test(contentType) && c.req.method !== "GET" && !empty) {
       let body: unknown;
       try {
         body = await c.req.json();
       } catch {
-        throw new AppError("INVALID_JSON", "Malformed JSON in request body");
+        throw malformedJson();
       }
       errors.push(...inspectJson(body));
     }

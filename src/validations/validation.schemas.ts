@@ -11,60 +11,6 @@ const regionNames = new Intl.DisplayNames(["en"], { type: "region", fallback: "c
 const isCountry = (code: string) => /^[A-Z]{2}$/.test(code) && regionNames.of(code) !== code;
 
 const METADATA_MAX_KEYS = 50;
-/**
- * How deep a metadata value may nest (arrays/objects). Without a bound, a body well under 100 KB
- * can nest thousands of levels: JSON.stringify then overflows the stack when the record is
- * written, and that failure would be taken for a dead database (503, or a degraded ALLOW under
- * FAILURE_POSTURE=open) instead of the caller's 400.
- */
-export const METADATA_MAX_DEPTH = 32;
-
-/** Nesting depth of a JSON value (scalars 0), computed without recursion; stops past `limit`. */
-function nestingDepth(value: unknown, limit: number): number {
-  let max = 0;
-  const stack: [unknown, number][] = [[value, 0]];
-  while (stack.length > 0) {
-    const [v, depth] = stack.pop()!;
-    if (v === null || typeof v !== "object") continue;
-    const level = depth + 1;
-    if (level > max) max = level;
-    if (max > limit) return max;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, level]);
-  }
-  return max;
-}
-
-/** A UTF-16 surrogate not part of a pair: not Unicode text (RFC 8785 refuses it; UTF-8 cannot carry it). */
-const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
-
-/**
- * Paths of every string value or object key holding a lone surrogate. JSON allows "\ud800"
- * escapes, but such a request can be neither canonicalised for its idempotency hash and audit
- * event nor stored as UTF-8, so it is a 400 rather than a 500. Walks at most `maxDepth` levels
- * (deeper values are already rejected by the metadata depth check) and reports at most 20 paths.
- */
-function loneSurrogatePaths(value: unknown, maxDepth: number): (string | number)[][] {
-  const out: (string | number)[][] = [];
-  const stack: [unknown, (string | number)[]][] = [[value, []]];
-  while (stack.length > 0 && out.length < 20) {
-    const [v, path] = stack.pop()!;
-    if (typeof v === "string") {
-      if (LONE_SURROGATE.test(v)) out.push(path);
-      continue;
-    }
-    if (v === null || typeof v !== "object" || path.length >= maxDepth) continue;
-    if (Array.isArray(v)) {
-      for (const [i, child] of v.entries()) stack.push([child, [...path, i]]);
-      continue;
-    }
-    for (const [key, child] of Object.entries(v)) {
-      if (LONE_SURROGATE.test(key)) out.push([...path, key]);
-      stack.push([child, [...path, key]]);
-    }
-  }
-  return out;
-}
-
 const metadata = z.record(z.string(), z.unknown(), { message: "must be an object" }).superRefine((m, ctx) => {
   const keys = Object.keys(m);
   if (keys.length > METADATA_MAX_KEYS)
@@ -72,13 +18,6 @@ const metadata = z.record(z.string(), z.unknown(), { message: "must be an object
   for (const key of keys) {
     if (key.length > 64 || !/^[a-zA-Z0-9_]+$/.test(key)) {
       ctx.addIssue({ code: "custom", path: [key], message: "keys are 1–64 characters of [a-zA-Z0-9_]" });
-    }
-    if (nestingDepth(m[key], METADATA_MAX_DEPTH) > METADATA_MAX_DEPTH) {
-      ctx.addIssue({
-        code: "custom",
-        path: [key],
-        message: `values may nest at most ${METADATA_MAX_DEPTH} levels`,
-      });
     }
   }
 });
@@ -136,9 +75,6 @@ export const ValidationRequestBody = z
     metadata: metadata.optional(),
   })
   .superRefine((v, ctx) => {
-    for (const path of loneSurrogatePaths(v, METADATA_MAX_DEPTH + 4)) {
-      ctx.addIssue({ code: "custom", path, message: "must be well-formed Unicode (lone surrogate)" });
-    }
     if (isCurrency(v.currency)) {
       const parsed = parseAmount(v.amount, v.currency);
       if (!parsed.ok) ctx.addIssue({ code: "custom", path: ["amount"], message: parsed.message });

@@ -85,6 +85,27 @@ function isSqlError(err: unknown): boolean {
   return false;
 }
 
+/** SQLSTATE classes that mean the database is unreachable, overloaded or going away. */
+const INFRASTRUCTURE_SQLSTATE_CLASSES = new Set(["08", "40", "53", "54", "55", "57", "58", "XX"]);
+
+/**
+ * Whether a failure is the infrastructure's (lost connection, timeout, shutdown, resources), for
+ * which the failure posture answers, rather than a bug or bad data, which must never turn into
+ * a degraded ALLOW: those are 500s.
+ */
+export function isInfrastructureFailure(err: unknown): boolean {
+  if (err instanceof TypeError || err instanceof RangeError || err instanceof ReferenceError) return false;
+  let current: unknown = err;
+  for (let i = 0; i < 4 && current && typeof current === "object"; i++) {
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && /^[0-9A-Z]{5}$/.test(code)) {
+      return INFRASTRUCTURE_SQLSTATE_CLASSES.has(code.slice(0, 2));
+    }
+    current = (current as { cause?: unknown }).cause;
+  }
+  return true;
+}
+
 /** How long a caller waits for its commit before the failure posture answers instead. */
 export const COMMIT_TIMEOUT_MS = 5000;
 
@@ -338,6 +359,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
       try {
         catalog = await catalogs.get(tenant.tenantId, tenant.db);
       } catch (err) {
+        if (!isInfrastructureFailure(err)) throw err;
         if (config.decision.failurePosture === "open") {
           return degraded(request, "catalog_unavailable", tenant.tenantId, startedAt, err);
         }
@@ -373,6 +395,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
           COMMIT_TIMEOUT_MS,
         );
       } catch (err) {
+        if (!isInfrastructureFailure(err)) throw err;
         if (config.decision.failurePosture === "open") {
           return degraded(request, "database_unavailable", tenant.tenantId, startedAt, err);
         }
