@@ -93,26 +93,32 @@ export async function writeSealedEvents(
 ): Promise<void> {
   const last = sealed[sealed.length - 1];
   if (!last) return;
+  const rows = sealed.map((e) => ({
+    tenant_id: tenantId,
+    sequence: e.sequence,
+    event_id: e.eventId,
+    event_type: e.eventType,
+    action: e.action,
+    result: e.result,
+    resource_type: e.resourceType,
+    resource_id: e.resourceId,
+    actor_id: e.actor.id,
+    actor: e.actor,
+    context: e.context,
+    metadata: e.metadata,
+    created_at: e.createdAt,
+    previous_hash: e.previousHash,
+    hash: e.hash,
+  }));
+  // One JSON parameter expanded by the server: building a statement with 15 parameters per event
+  // costs far more in the query builder than the insert itself on a busy validation path.
   await Promise.all([
-    tx.insert(auditEvents).values(
-      sealed.map((e) => ({
-        tenantId,
-        sequence: e.sequence,
-        eventId: e.eventId,
-        eventType: e.eventType,
-        action: e.action,
-        result: e.result,
-        resourceType: e.resourceType,
-        resourceId: e.resourceId,
-        actorId: e.actor.id,
-        actor: e.actor,
-        context: e.context,
-        metadata: e.metadata,
-        createdAt: new Date(e.createdAt),
-        previousHash: e.previousHash,
-        hash: e.hash,
-      })),
-    ),
+    tx.execute(sql`insert into audit_events (tenant_id, sequence, event_id, event_type, action, result,
+        resource_type, resource_id, actor_id, actor, context, metadata, created_at, previous_hash, hash)
+      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(tenant_id text, sequence bigint,
+        event_id uuid, event_type text, action text, result text, resource_type text, resource_id text,
+        actor_id text, actor jsonb, context jsonb, metadata jsonb, created_at timestamptz,
+        previous_hash text, hash text)`),
     tx
       .update(auditChainHeads)
       .set({ sequence: last.sequence, hash: last.hash })

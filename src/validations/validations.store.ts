@@ -1,4 +1,4 @@
-import { and, desc, eq, gte, inArray, lt, or, type SQL, sql } from "drizzle-orm";
+import { and, desc, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
 import type { DbOrTx } from "../db/database.js";
 import { queryRows } from "../db/database.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
@@ -20,24 +20,49 @@ export async function findAnswers(
   requestIds: string[],
 ): Promise<Map<string, StoredAnswer>> {
   if (requestIds.length === 0) return new Map();
-  const rows = await db
-    .select({
-      requestId: transactionValidations.requestId,
-      requestHash: transactionValidations.requestHash,
-      response: transactionValidations.response,
-    })
-    .from(transactionValidations)
-    .where(
-      and(
-        eq(transactionValidations.tenantId, tenantId),
-        inArray(transactionValidations.requestId, requestIds),
-      ),
-    );
-  return new Map(rows.map((r) => [r.requestId, { requestHash: r.requestHash, response: r.response }]));
+  const rows = await queryRows<{ request_id: string; request_hash: string; response: string }>(
+    db,
+    sql`select request_id, request_hash, response from transaction_validations
+        where tenant_id = ${tenantId}
+          and request_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(requestIds)}::jsonb))`,
+  );
+  return new Map(rows.map((r) => [r.request_id, { requestHash: r.request_hash, response: r.response }]));
 }
 
 export async function insertValidations(db: DbOrTx, rows: ValidationInsert[]): Promise<void> {
-  if (rows.length > 0) await db.insert(transactionValidations).values(rows);
+  if (rows.length === 0) return;
+  const json = rows.map((r) => ({
+    validation_id: r.validationId,
+    tenant_id: r.tenantId,
+    request_id: r.requestId,
+    request_hash: r.requestHash,
+    decision: r.decision,
+    reason: r.reason,
+    amount: r.amount,
+    currency: r.currency,
+    transaction_type: r.transactionType,
+    sub_type: r.subType,
+    account_id: r.accountId,
+    segment_id: r.segmentId ?? null,
+    portfolio_id: r.portfolioId ?? null,
+    merchant_id: r.merchantId ?? null,
+    matched_rule_ids: r.matchedRuleIds,
+    exceeded_limit_ids: r.exceededLimitIds,
+    request: r.request,
+    response: r.response,
+    processing_time_ms: r.processingTimeMs,
+    audit_sequence: r.auditSequence,
+    created_at: r.createdAt.toISOString(),
+  }));
+  await db.execute(sql`insert into transaction_validations (validation_id, tenant_id, request_id, request_hash,
+      decision, reason, amount, currency, transaction_type, sub_type, account_id, segment_id, portfolio_id,
+      merchant_id, matched_rule_ids, exceeded_limit_ids, request, response, processing_time_ms, audit_sequence,
+      created_at)
+    select * from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as r(validation_id uuid, tenant_id text,
+      request_id uuid, request_hash text, decision text, reason text, amount numeric, currency text,
+      transaction_type text, sub_type text, account_id text, segment_id text, portfolio_id text, merchant_id text,
+      matched_rule_ids jsonb, exceeded_limit_ids jsonb, request jsonb, response text, processing_time_ms float8,
+      audit_sequence bigint, created_at timestamptz)`);
 }
 
 export interface CounterRef {
