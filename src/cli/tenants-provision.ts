@@ -1,7 +1,12 @@
 import { ConfigError, loadConfig } from "../config.js";
+import { AppError } from "../errors.js";
 import { buildTenantSource } from "../tenancy/multi-tenant.js";
-import { createProvisioner } from "../tenancy/provision.js";
+import { createProvisioner, type ProvisionResult } from "../tenancy/provision.js";
+import { describeTarget } from "../tenancy/tenant-config.js";
 import { canonicalTenantId } from "../tenancy/tenant-id.js";
+
+const describe = (err: unknown) =>
+  err instanceof AppError ? err.detail : err instanceof Error ? err.message : String(err);
 
 interface Io {
   stdout: (s: string) => void;
@@ -40,7 +45,13 @@ export async function tenantsProvisionCommand(
     return 2;
   }
   const source = await buildTenantSource(config.multiTenant);
-  const lookup = await source.lookup(tenantId);
+  let lookup: Awaited<ReturnType<typeof source.lookup>>;
+  try {
+    lookup = await source.lookup(tenantId);
+  } catch (err) {
+    io.stderr(`tenant ${tenantId}: configuration unavailable: ${describe(err)}`);
+    return 1;
+  }
   if (lookup.kind === "not_found") {
     io.stderr(
       `tenant ${tenantId}: not found (${source.kind === "file" ? "tenants file" : "tenant manager"})`,
@@ -51,7 +62,13 @@ export async function tenantsProvisionCommand(
     io.stderr(`tenant ${tenantId}: ${lookup.status}; not provisioned`);
     return 1;
   }
-  const result = await createProvisioner().provision(lookup.config);
+  let result: ProvisionResult;
+  try {
+    result = await createProvisioner().provision(lookup.config);
+  } catch (err) {
+    io.stderr(`tenant ${tenantId}: ${describeTarget(lookup.config)}: provisioning failed: ${describe(err)}`);
+    return 1;
+  }
   io.stdout(
     `tenant ${result.tenantId}: ${result.target}: ` +
       `${result.created ? (lookup.config.isolationMode === "schema" ? "schema created" : "database created") : "already existed"}, ` +

@@ -30,15 +30,16 @@ const STATE_NAMES = {
 } as const;
 
 /**
- * Wraps the tenant manager in a consecutive-failure breaker (cockatiel). Only
- * TenantSourceUnavailable (5xx, network, timeout, bad body) counts; not-found and suspended are
- * returned values, so they count as successes and reset the streak, as in Lerian's client. While
- * open, lookups fail at once with TenantSourceUnavailable carrying the seconds left until the
- * half-open probe, without touching the network. Cached tenants are served before this is reached.
+ * Wraps the tenant manager in a consecutive-failure breaker (cockatiel). Failures are
+ * TenantSourceUnavailable errors from 5xx, network errors, timeouts and bad bodies; a refused API
+ * key neither counts nor resets the streak. Not-found and suspended are returned values, so they
+ * count as successes and reset the streak, as in Lerian's client. While open, lookups fail at once
+ * with TenantSourceUnavailable carrying the seconds left until the half-open probe, without
+ * touching the network. Cached tenants are served before this is reached (config-cache.ts).
  */
 export function withCircuitBreaker(source: TenantSource, opts: BreakerOptions): GuardedSource {
   const policy = circuitBreaker(
-    handleWhen((err) => err instanceof TenantSourceUnavailable),
+    handleWhen((err) => err instanceof TenantSourceUnavailable && err.countsForBreaker),
     { halfOpenAfter: opts.timeoutMs, breaker: new ConsecutiveBreaker(opts.threshold) },
   );
   let openedAt = 0;

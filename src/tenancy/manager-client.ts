@@ -1,4 +1,3 @@
-import { AppError } from "../errors.js";
 import { normaliseTenantConfig } from "./tenant-config.js";
 import { lookupOf, type TenantLookup, type TenantSource, TenantSourceUnavailable } from "./tenant-source.js";
 
@@ -50,7 +49,8 @@ async function readCapped(res: Response, limit: number): Promise<string> {
  * `GET {url}/v1/tenants/{tenantId}/associations/{service}/connections` with `X-API-Key`.
  * 200 → the configuration, 404 → not found, 403 → suspended; 5xx, network errors, timeouts and
  * oversized or unparsable bodies → TenantSourceUnavailable (the breaker counts those). Other
- * statuses (401 bad key, 400, ...) are a misconfiguration of this service: 503, not counted.
+ * statuses (401 bad key, 400, ...) are a misconfiguration of this service: TenantSourceUnavailable
+ * too (503, cached tenants keep working) but not counted by the breaker.
  * No caching here: that is config-cache.ts.
  */
 export function createManagerClient(opts: ManagerClientOptions): TenantSource {
@@ -94,9 +94,10 @@ export function createManagerClient(opts: ManagerClientOptions): TenantSource {
         throw new TenantSourceUnavailable(`tenant manager ${reason}`, { cause: err });
       }
       if (res.status !== 200) {
-        // Usually a wrong API key or URL: an operator problem, so not counted by the breaker.
-        throw new AppError("SERVICE_UNAVAILABLE", `Tenant manager refused the lookup (HTTP ${res.status})`, {
+        // Usually a wrong API key or URL: an operator problem, not an outage of the manager.
+        throw new TenantSourceUnavailable(`tenant manager refused the lookup (HTTP ${res.status})`, {
           retryAfterSec: 30,
+          countsForBreaker: false,
         });
       }
       let payload: unknown;

@@ -96,6 +96,8 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
 
   const checkedAt = new Map<string, number>();
   const revalidating = new Set<string>();
+  const swapping = new Set<string>();
+  const failedSwaps = new Map<string, number>();
   let events: TenantEventBus | undefined;
 
   async function lookup(tenantId: string, fresh: boolean): Promise<TenantLookup> {
@@ -137,7 +139,8 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
       try {
         result = await cache.refresh(tenantId);
       } catch (err) {
-        if (err instanceof TenantSourceUnavailable) return; // keep serving; try next round
+        // Source down or refusing us: keep serving what works and try again next round.
+        if (err instanceof TenantSourceUnavailable) return;
         logger.error({ tenantId, err: (err as Error).message }, "tenant configuration no longer usable");
         await drop(tenantId, "misconfigured");
         return;
@@ -152,13 +155,8 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
         });
         return;
       }
-      const live = registry.configs().find((c) => c.tenantId === tenantId);
-      if (live && live.fingerprint !== result.config.fingerprint) {
-        await provision(result.config);
-        await registry.replace(result.config);
-        logger.info({ tenantId }, "tenant configuration changed; pool replaced");
-        events?.publish({ tenantId, event: "tenant.updated" });
-      }
+      const live = registry.configOf(tenantId);
+      if (live && live.fingerprint !== result.config.fingerprint) await swap(result.config);
     } catch (err) {
       logger.error(
         { tenantId, err: (err as Error).message },
@@ -169,10 +167,46 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
     }
   }
 
+  /**
+   * Replaces the tenant's pool with one for a changed configuration: provisions the new target,
+   * opens and pings the new pool, swaps, drains the old one. Keeps the old pool if that fails.
+   */
+  async function swap(config: TenantConfig): Promise<void> {
+    const key = `${config.tenantId}\u0000${config.fingerprint}`;
+    if (swapping.has(key)) return;
+    swapping.add(key);
+    try {
+      await provision(config);
+      await registry.replace(config);
+      failedSwaps.delete(key);
+      logger.info({ tenantId: config.tenantId }, "tenant configuration changed; pool replaced");
+      events?.publish({ tenantId: config.tenantId, event: "tenant.updated" });
+    } catch (err) {
+      failedSwaps.set(key, Date.now());
+      throw err;
+    } finally {
+      swapping.delete(key);
+    }
+  }
+
+  /** Requests retry a failed swap at most once per check interval (no reconnect storm). */
+  function swapFromRequest(config: TenantConfig): void {
+    const failedAt = failedSwaps.get(`${config.tenantId}\u0000${config.fingerprint}`);
+    if (failedAt !== undefined && Date.now() - failedAt < mt.connectionsCheckIntervalMs) return;
+    swap(config).catch((err: unknown) =>
+      logger.error(
+        { tenantId: config.tenantId, err: (err as Error).message },
+        "tenant pool replacement failed",
+      ),
+    );
+  }
+
   async function revalidateAll(due?: (tenantId: string) => boolean): Promise<void> {
     const tenants = registry.configs().map((c) => c.tenantId);
     const now = Date.now();
     for (const t of checkedAt.keys()) if (!tenants.includes(t)) checkedAt.delete(t);
+    for (const [key, at] of failedSwaps)
+      if (now - at > mt.connectionsCheckIntervalMs) failedSwaps.delete(key);
     // A pool's first configuration was just read from the source (or the fresh cache).
     for (const t of tenants) if (!checkedAt.has(t)) checkedAt.set(t, now);
     // A few at a time: a large fleet must not stampede the tenant manager.
@@ -188,7 +222,7 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
       void drop(event.tenantId, event.event);
     } else {
       cache.invalidate(event.tenantId);
-      if (registry.configs().some((c) => c.tenantId === event.tenantId)) void revalidate(event.tenantId);
+      if (registry.configOf(event.tenantId)) void revalidate(event.tenantId);
     }
   }
   if (mt.redis) events = await createTenantEventBus(mt.redis, onEvent, logger);
@@ -219,8 +253,16 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
         const result = await lookup(tenantId, attempt > 0);
         if (result.kind === "not_found") throw notFound();
         if (result.kind === "suspended") throw suspended();
-        await provision(result.config);
+        // Provisioning precedes a pool's creation only: a tenant with a live pool is served from
+        // it (no await between the check and acquire(), so it cannot vanish in between), even
+        // while a changed configuration is being provisioned and swapped in the background.
+        if (!registry.configOf(tenantId)) await provision(result.config);
         const lease = registry.acquire(result.config);
+        if (lease.config.fingerprint !== result.config.fingerprint && result.config.seq > lease.config.seq) {
+          // A newer configuration than the pool's (cache refreshed): swap in the background; this
+          // request uses the current pool, which stays until its replacement has connected.
+          swapFromRequest(result.config);
+        }
         // An invalidation (suspension event, revalidation) raced with this lookup: ask again,
         // fresh, so a stale answer cannot resurrect a pool that was just closed.
         if (cache.generation(tenantId) === generation || attempt > 0) {

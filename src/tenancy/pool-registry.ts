@@ -16,6 +16,8 @@ export type PoolFactory = (config: TenantConfig) => TenantPool;
 /** A request's hold on a tenant pool: the pool is never closed while a lease is out. */
 export interface PoolLease {
   db: Database;
+  /** The configuration the leased pool was built from (may be older than the caller's). */
+  config: TenantConfig;
   /** Idempotent. The pool becomes idle (and evictable) when its last lease is released. */
   release(): void;
 }
@@ -54,9 +56,10 @@ export interface PoolRegistryOptions {
 
 export interface PoolRegistry {
   /**
-   * A lease on the tenant's pool, creating it if needed (synchronously, so two concurrent
-   * requests can never create two pools for one tenant). A pool built from an older
-   * configuration is replaced; one built from a newer configuration is kept.
+   * A lease on the tenant's pool, creating it from `config` if there is none (synchronously, so
+   * two concurrent requests can never create two pools for one tenant). An existing pool is
+   * leased even if `config` differs: pools are swapped only by replace(), which checks that the
+   * new one connects first (the lease's `config` tells the caller whether to ask for that).
    */
   acquire(config: TenantConfig): PoolLease;
   /**
@@ -70,6 +73,8 @@ export interface PoolRegistry {
   sweep(): number;
   /** The configuration each live pool was built from, for revalidation. */
   configs(): TenantConfig[];
+  /** The configuration of the tenant's live pool, if it has one. */
+  configOf(tenantId: string): TenantConfig | undefined;
   stats(): RegistryStats;
   /** Closes everything (shutdown). */
   close(): Promise<void>;
@@ -194,6 +199,7 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
     let released = false;
     return {
       db: entry.pool.db,
+      config: entry.config,
       release() {
         if (released) return;
         released = true;
@@ -207,11 +213,6 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
   return {
     acquire(config) {
       let entry = live.get(config.tenantId);
-      if (entry && entry.config.fingerprint !== config.fingerprint && config.seq > entry.config.seq) {
-        counters.replaced++;
-        void retire(entry, "configuration changed");
-        entry = undefined;
-      }
       if (!entry) {
         makeRoom();
         entry = create(config);
@@ -264,6 +265,7 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
     },
 
     configs: () => [...live.values()].map((e) => e.config),
+    configOf: (tenantId) => live.get(tenantId)?.config,
 
     stats() {
       let inFlight = 0;

@@ -24,10 +24,19 @@ export interface TenantSource {
 export class TenantSourceUnavailable extends Error {
   /** Seconds a client should wait before retrying (the Retry-After of the 503). */
   readonly retryAfterSec: number;
-  constructor(message: string, options: { cause?: unknown; retryAfterSec?: number } = {}) {
+  /**
+   * False when the source answered but refused this service (a wrong API key): not an outage,
+   * so it must not open the breaker, but like one it must not close pools that work.
+   */
+  readonly countsForBreaker: boolean;
+  constructor(
+    message: string,
+    options: { cause?: unknown; retryAfterSec?: number; countsForBreaker?: boolean } = {},
+  ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "TenantSourceUnavailable";
     this.retryAfterSec = options.retryAfterSec ?? 1;
+    this.countsForBreaker = options.countsForBreaker ?? true;
   }
 }
 
