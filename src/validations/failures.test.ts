@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { isInfrastructureFailure } from "./validations.service.js";
+import { isInfrastructureFailure } from "./failures.js";
 
 describe("isInfrastructureFailure", () => {
   it("treats lost connections, timeouts and resource SQLSTATEs as infrastructure", () => {
