@@ -1,11 +1,14 @@
 /**
  * HTTP load benchmark of POST /v1/validations against the built server on PostgreSQL: one
- * tenant, 50 active rules, 5 active limits, every validation audited. Fixed offered rates and
- * saturation, then the same for a bare Hono endpoint that only parses the body (the ceiling).
+ * tenant, 50 active rules, 5 active limits (1-3 scopes each, as typical limits have; a limit's
+ * `scope` description in every response and audit event grows with its scope count), every
+ * validation audited. Fixed offered rates and saturation, then the same for a bare Hono endpoint
+ * that only parses the body (the ceiling). Prints the server's CPU time per request too.
  *
  *   npm run bench -- http-load          (BENCH_DATABASE_URL, BENCH_SECONDS to override)
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { createScratchDatabase } from "../test/harness.js";
 import { freePort } from "../test/server-process.js";
@@ -86,13 +89,13 @@ async function seed(base: string): Promise<void> {
     {
       limitType: "MONTHLY",
       maxAmount: "1000000000.00",
-      scopes: segments.map((segmentId) => ({ segmentId })),
+      scopes: segments.slice(0, 2).map((segmentId) => ({ segmentId })),
     },
     { limitType: "PER_TRANSACTION", maxAmount: "10000.00", scopes: [{ transactionType: "CARD" }] },
     {
       limitType: "DAILY",
       maxAmount: "1000000000.00",
-      scopes: merchants.slice(0, 50).map((merchantId) => ({ merchantId })),
+      scopes: merchants.slice(0, 3).map((merchantId) => ({ merchantId })),
     },
   ];
   for (const [i, l] of limits.entries()) {
@@ -144,6 +147,14 @@ async function load(target: string, url: string, rate: number | undefined): Prom
   };
 }
 
+let serverCpuPerRequestUs = Number.NaN;
+
+/** User + system CPU seconds of a process so far (Linux /proc). */
+function processCpuSeconds(pid: number | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function main(): Promise<void> {
   const scratch = await createScratchDatabase(ADMIN_URL);
   const port = await freePort();
@@ -166,7 +177,11 @@ async function main(): Promise<void> {
     await seed(base);
     await load("verdict", base, undefined); // warm-up: JIT, pools, catalog cache
     for (const rate of RATES) rows.push(await load("verdict", base, rate));
-    rows.push(await load("verdict", base, undefined));
+    const cpuBefore = processCpuSeconds(server.pid);
+    const saturated = await load("verdict", base, undefined);
+    const cpuSeconds = processCpuSeconds(server.pid) - cpuBefore;
+    rows.push(saturated);
+    serverCpuPerRequestUs = (cpuSeconds * 1e6) / (saturated.throughput * SECONDS);
     const bareBase = `http://127.0.0.1:${barePort}`;
     await new Promise((r) => setTimeout(r, 500));
     await load("bare hono", bareBase, undefined);
@@ -192,6 +207,7 @@ async function main(): Promise<void> {
   }
   const sat = rows.find((r) => r.target === "verdict" && r.offered === "saturation");
   const bareSat = rows.find((r) => r.target === "bare hono" && r.offered === "saturation");
+  process.stdout.write(`\nserver CPU per validation at saturation: ${serverCpuPerRequestUs.toFixed(0)} µs\n`);
   if (sat && bareSat) {
     process.stdout.write(
       `\nsaturation: verdict ${sat.throughput}/s = ${Math.round((100 * sat.throughput) / bareSat.throughput)} % of the bare endpoint\n`,

@@ -36,6 +36,20 @@ export type LimitTransaction = TransactionScope & {
   amount: string;
 };
 
+/**
+ * A limit's description depends only on its scopes, which do not change for a given catalog
+ * object, so it is built once per limit object instead of once per validation.
+ */
+const descriptions = new WeakMap<LimitForEval, string>();
+function describe(limit: LimitForEval): string {
+  let text = descriptions.get(limit);
+  if (text === undefined) {
+    text = describeScopes(limit.scopes);
+    descriptions.set(limit, text);
+  }
+  return text;
+}
+
 export type SkipReason = "outside_time_window" | "outside_custom_period";
 
 export interface ApplicableLimit {
@@ -78,7 +92,7 @@ export function applicableLimits(
       limit,
       scopeIndex,
       scopeKey: scopeKey(limit.scopes[scopeIndex]),
-      scopeDescription: describeScopes(limit.scopes),
+      scopeDescription: describe(limit),
       period: periodFor(limit, now),
       skipped: skipReason !== undefined,
     };
