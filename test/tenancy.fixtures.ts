@@ -143,7 +143,7 @@ export async function createMtApp(
           MULTI_TENANT_SERVICE_API_KEY: MANAGER_API_KEY,
         }
       : {}),
-    LOG_LEVEL: "silent",
+    LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? "silent",
     ...env,
   });
   const logger = createLogger(config.logLevel);

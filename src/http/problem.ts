@@ -20,7 +20,10 @@ export interface ProblemBody {
 /** The one place that turns a failure into an RFC 9457 response. */
 export function problemResponse(c: Context, err: unknown, logger?: Logger): Response {
   const appError = toAppError(err);
-  if (appError.code === "INTERNAL_ERROR") {
+  if (
+    appError.code === "INTERNAL_ERROR" ||
+    (appError.code === "SERVICE_UNAVAILABLE" && !(err instanceof AppError))
+  ) {
     (logger ?? console).error({ err, requestId: c.get("requestId") }, "unhandled error");
   }
   const body: ProblemBody = {
@@ -39,8 +42,36 @@ export function problemResponse(c: Context, err: unknown, logger?: Logger): Resp
   return c.json(body, appError.status as ContentfulStatusCode, headers);
 }
 
+/** SQLSTATE classes of an unreachable or overloaded database: retryable, not the caller's fault. */
+const UNAVAILABLE_SQLSTATE = /^(08|53|57)/;
+const CONNECTION_ERRORS = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "CONNECTION_CLOSED",
+  "CONNECTION_ENDED",
+  "CONNECT_TIMEOUT",
+]);
+
+function isDatabaseUnavailable(err: unknown): boolean {
+  let current: unknown = err;
+  for (let i = 0; i < 4 && current && typeof current === "object"; i++) {
+    // PGlite says so in words only (no code) once its instance is closed.
+    if ((current as { message?: unknown }).message === "PGlite is closed") return true;
+    const code = (current as { code?: unknown }).code;
+    if (typeof code === "string" && (UNAVAILABLE_SQLSTATE.test(code) || CONNECTION_ERRORS.has(code)))
+      return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
 function toAppError(err: unknown): AppError {
   if (err instanceof AppError) return err;
+  if (isDatabaseUnavailable(err)) {
+    return new AppError("SERVICE_UNAVAILABLE", "The database is unavailable; retry later", {
+      retryAfterSec: 1,
+    });
+  }
   if (err instanceof HTTPException) {
     if (err.status === 400)
       return new AppError("INVALID_JSON", err.message || "Malformed JSON in request body");
