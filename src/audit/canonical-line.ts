@@ -137,9 +137,10 @@ const AFTER_VALUE = 4;
  * `previousHash` and an integer `sequence` at top level, returns them with the SHA-256 of the
  * line minus its `hash` member; otherwise null (the caller must take the slow path).
  *
- * Preconditions: `buf[end]` exists and is a control byte (the line terminator), which acts as a
- * sentinel so the scan needs no bounds checks. On success the bytes of the line are overwritten
- * (the `hash` member is cut out in place to avoid a copy); on null they are untouched.
+ * Precondition: `buf[end]` exists and is a control byte (the line terminator), which acts as a
+ * sentinel so the scan needs no bounds checks. The `hash` member is cut out of the line in place
+ * while the body is hashed and put back before returning: the caller's bytes end up unchanged,
+ * but the buffer must not be shared with code running concurrently (another thread).
  */
 export function digestCanonicalEventLine(buf: Buffer, start: number, end: number): DigestedLine | null {
   const b = bytesOf(buf);
@@ -149,6 +150,7 @@ export function digestCanonicalEventLine(buf: Buffer, start: number, end: number
   kinds[0] = OBJECT;
   prevKeyStart[0] = -1;
   let state = KEY_OR_CLOSE;
+  let ascii = true;
   let topKey = 0; // 1 hash, 2 sequence, 3 previousHash
   let valueStart = 0;
   let memberStart = 0;
@@ -164,16 +166,20 @@ export function digestCanonicalEventLine(buf: Buffer, start: number, end: number
     if (state === VALUE) {
       const c = b[p]!;
       if (c === 0x22) {
-        p++;
+        let x = b[++p]!;
         for (;;) {
-          const x = b[p]!;
+          while (x > 0x22 && x < 0x80 && x !== 0x5c) x = b[++p]!;
           if (x === 0x22) break;
-          if (x < 0x20) return null;
-          if (x === 0x5c) {
-            const n = canonicalEscape(b, p);
-            if (n === 0) return null;
-            p += n;
-          } else p++;
+          if (x !== 0x5c) {
+            if (x < 0x20) return null;
+            if (x >= 0x80) ascii = false;
+            x = b[++p]!;
+            continue;
+          }
+          const n = canonicalEscape(b, p);
+          if (n === 0) return null;
+          p += n;
+          x = b[p]!;
         }
         p++;
         state = AFTER_VALUE;
@@ -226,12 +232,14 @@ export function digestCanonicalEventLine(buf: Buffer, start: number, end: number
       if (b[p] !== 0x22) return null;
       const keyQuote = p;
       const ks = ++p;
+      let c = b[p]!;
       for (;;) {
-        const c = b[p]!;
+        while (c > 0x22 && c < 0x80 && c !== 0x5c) c = b[++p]!;
         if (c === 0x22) break;
         // Escaped keys would need decoding to be ordered: leave them to the slow path.
         if (c < 0x20 || c === 0x5c) return null;
-        p++;
+        if (c >= 0x80) ascii = false;
+        c = b[++p]!;
       }
       const ke = p++;
       const pk = prevKeyStart[depth]!;
@@ -255,6 +263,7 @@ export function digestCanonicalEventLine(buf: Buffer, start: number, end: number
     }
   }
   if (p !== end || hashMember < 0 || seqValue < 0 || prevValue < 0) return null;
+  if (!ascii && !isUtf8(b.subarray(start, end))) return null;
   return finish(buf, b, start, end, { hashMember, hashValue, hashEnd, seqValue, seqEnd, prevValue, prevEnd });
 }
 
@@ -295,10 +304,9 @@ interface Spans {
 
 function finish(buf: Buffer, b: Uint8Array, start: number, end: number, s: Spans): DigestedLine | null {
   const sequence = parseSequence(b, s.seqValue, s.seqEnd);
-  const previousHash = plainString(buf, b, s.prevValue, s.prevEnd);
-  const stored = plainString(buf, b, s.hashValue, s.hashEnd);
+  const previousHash = hexString(buf, b, s.prevValue, s.prevEnd);
+  const stored = hexString(buf, b, s.hashValue, s.hashEnd);
   if (sequence < 0 || previousHash === null || stored === null) return null;
-  if (!isUtf8(b.subarray(start, end))) return null;
   // Cut `"hash":"...",` (or `,"hash":"..."` when it is the last member) out of the line in place,
   // hash, then put it back: cheaper than copying the body, and the caller's bytes stay intact.
   let cutStart = s.hashMember;
@@ -327,12 +335,10 @@ function parseSequence(b: Uint8Array, start: number, end: number): number {
   return n > 0 ? n : -1;
 }
 
-/** A string value with only printable ASCII and no escapes, else null. */
-function plainString(buf: Buffer, b: Uint8Array, start: number, end: number): string | null {
-  if (b[start] !== 0x22 || end - start < 2) return null;
-  for (let i = start + 1; i < end - 1; i++) {
-    const c = b[i]!;
-    if (c === 0x5c || c >= 0x80) return null;
-  }
+/** A string value of 64 lower-case hex digits, else null (the slow path reports the details). */
+function hexString(buf: Buffer, b: Uint8Array, start: number, end: number): string | null {
+  if (end - start !== 66 || b[start] !== 0x22) return null;
+  // A byte loop: several times cheaper here than a /^[0-9a-f]{64}$/ test on the decoded string.
+  for (let i = start + 1; i < end - 1; i++) if (!isHexLower(b[i]!)) return null;
   return buf.toString("latin1", start + 1, end - 1);
 }

@@ -251,7 +251,9 @@ export function createChainVerifier(options: ChainVerifierOptions = {}): ChainVe
       const detail =
         typeof stored === "string"
           ? `event ${expectedSequence} was altered: stored hash ${describe(stored)} does not match its recomputed hash ${bodyHash}`
-          : `event ${expectedSequence} has no hash`;
+          : stored === undefined
+            ? `event ${expectedSequence} has no hash`
+            : `event ${expectedSequence} has a hash that is not a string: ${describe(stored)}`;
       return fail("hash_mismatch", compromised(detail));
     }
     head = { sequence: expectedSequence, hash: bodyHash };

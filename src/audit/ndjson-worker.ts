@@ -1,6 +1,6 @@
 /** Worker thread entry of parallel export verification (see `parallel.ts`). */
 import { parentPort } from "node:worker_threads";
-import { verifySegment } from "./segment.js";
+import { type SegmentReport, verifySegment } from "./segment.js";
 
 /** A slice of an export, transferred (not copied) to the worker. */
 export interface SegmentTask {
@@ -10,7 +10,11 @@ export interface SegmentTask {
   firstLineNumber: number;
 }
 
+/** What the worker posts: once `ready` when loaded, then one report per task. */
+export type WorkerMessage = { ready: true } | { id: number; report: SegmentReport };
+
 parentPort?.on("message", (task: SegmentTask) => {
   const report = verifySegment(Buffer.from(task.bytes, 0, task.length), task.firstLineNumber);
-  parentPort?.postMessage({ id: task.id, report });
+  parentPort?.postMessage({ id: task.id, report } satisfies WorkerMessage);
 });
+parentPort?.postMessage({ ready: true } satisfies WorkerMessage);

@@ -19,7 +19,7 @@ import { canonicalJson, createChainVerifier, linkEvents, verifyEvents } from "./
 import { GENESIS_HASH } from "./event.js";
 import { LineSplitter, LineTooLongError } from "./line-splitter.js";
 import { NdjsonSyntaxError, readNdjsonEvents, verifyNdjsonStream } from "./ndjson.js";
-import { resolveWorkerEntry } from "./parallel.js";
+import { feedNdjsonParallel, resolveWorkerEntry } from "./parallel.js";
 import { mergeSegmentReport, verifySegment } from "./segment.js";
 
 /** Splits `bytes` into chunks at the given cut points, as a stream would deliver them. */
@@ -250,12 +250,17 @@ describe("verifyNdjsonStream with worker threads", () => {
     const events = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
     events[2500]!.resourceId = "forged";
     await writeFile(tampered, events.map(format.canonical).join("\n"));
+    const entry = resolveWorkerEntry()!;
     for (const file of [valid, tampered]) {
       const inThread = await verifyNdjsonStream(createReadStream(file, { highWaterMark: 64 * 1024 }));
       const parallel = await verifyNdjsonStream(createReadStream(file, { highWaterMark: 64 * 1024 }), {
         workers: 2,
       });
       expect(parallel).toEqual(inThread);
+      // Every slice through the workers (no in-thread help while they start).
+      const verifier = createChainVerifier();
+      await feedNdjsonParallel(createReadStream(file), verifier, entry, 2, { waitForWorkers: true });
+      expect(verifier.result()).toEqual(inThread);
     }
     expect(await verifyNdjsonStream(createReadStream(tampered), { workers: 2 })).toEqual(
       expect.objectContaining({

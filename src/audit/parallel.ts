@@ -10,8 +10,8 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
 import type { ChainVerifier } from "./chain.js";
 import { MAX_LINE_BYTES, toBuffer } from "./line-splitter.js";
-import type { SegmentTask } from "./ndjson-worker.js";
-import { mergeSegmentReport, type SegmentReport } from "./segment.js";
+import type { SegmentTask, WorkerMessage } from "./ndjson-worker.js";
+import { mergeSegmentReport, type SegmentReport, verifySegment } from "./segment.js";
 
 /** Slices are cut at the last line end after this many bytes: big enough to amortise messaging. */
 const SLICE_BYTES = 1024 * 1024;
@@ -61,14 +61,27 @@ interface Pending {
 
 class Pool {
   private readonly workers: Worker[] = [];
+  /** Workers that have loaded their code, in the order they did. */
+  private readonly ready: Worker[] = [];
   private readonly waiting = new Map<number, Pending>();
   private nextId = 0;
   private failed: Error | null = null;
+  private readonly firstReady: Promise<void>;
+  private settleFirstReady: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
   constructor(entry: WorkerEntry, size: number) {
+    this.firstReady = new Promise<void>((resolve, reject) => {
+      this.settleFirstReady = { resolve, reject };
+    });
+    this.firstReady.catch(() => {});
     for (let i = 0; i < size; i++) {
       const worker = entry();
-      worker.on("message", (msg: { id: number; report: SegmentReport }) => {
+      worker.on("message", (msg: WorkerMessage) => {
+        if ("ready" in msg) {
+          this.ready.push(worker);
+          this.settleFirstReady?.resolve();
+          return;
+        }
         const pending = this.waiting.get(msg.id);
         this.waiting.delete(msg.id);
         pending?.resolve(msg.report);
@@ -81,11 +94,17 @@ class Pool {
     }
   }
 
-  /** Sends a slice (its buffer is transferred, not copied) to the next worker in turn. */
-  verify(bytes: Buffer, firstLineNumber: number): Promise<SegmentReport> {
-    if (this.failed) return Promise.reject(this.failed);
+  /** True once a worker can take slices. */
+  get started(): boolean {
+    return this.ready.length > 0;
+  }
+
+  /** Sends a slice (its buffer is transferred, not copied) to the next ready worker in turn. */
+  async verify(bytes: Buffer, firstLineNumber: number): Promise<SegmentReport> {
+    if (this.ready.length === 0) await this.firstReady;
+    if (this.failed) throw this.failed;
     const id = this.nextId++;
-    const worker = this.workers[id % this.workers.length]!;
+    const worker = this.ready[id % this.ready.length]!;
     const task: SegmentTask = {
       id,
       bytes: bytes.buffer as ArrayBuffer,
@@ -100,6 +119,7 @@ class Pool {
 
   private fail(err: Error): void {
     this.failed ??= err;
+    this.settleFirstReady?.reject(err);
     for (const pending of this.waiting.values()) pending.reject(err);
     this.waiting.clear();
   }
@@ -162,6 +182,7 @@ export async function feedNdjsonParallel(
   verifier: ChainVerifier,
   entry: WorkerEntry,
   workers: number,
+  options: { waitForWorkers?: boolean } = {},
 ): Promise<void> {
   const pool = new Pool(entry, workers);
   const inFlight: Promise<SegmentReport>[] = [];
@@ -170,6 +191,12 @@ export async function feedNdjsonParallel(
   const settle = async (): Promise<boolean> => mergeSegmentReport(verifier, await inFlight.shift()!);
   // Reports are consumed in slice order; an unobserved rejection must not crash the process.
   const send = (slice: { bytes: Buffer; firstLineNumber: number }): void => {
+    // Until a worker has loaded (tens to hundreds of ms), this thread verifies slices itself
+    // (tests can opt out to be sure the workers do the work).
+    if (!pool.started && !options.waitForWorkers) {
+      inFlight.push(Promise.resolve(verifySegment(slice.bytes, slice.firstLineNumber)));
+      return;
+    }
     const report = pool.verify(slice.bytes, slice.firstLineNumber);
     report.catch(() => {});
     inFlight.push(report);
