@@ -1,4 +1,5 @@
 import type { Logger } from "pino";
+import type { SharedConfigCache } from "./shared-config-cache.js";
 import type { TenantConfig } from "./tenant-config.js";
 import { type TenantLookup, type TenantSource, TenantSourceUnavailable } from "./tenant-source.js";
 
@@ -14,6 +15,8 @@ export interface ConfigCacheOptions {
   ttlMs: number;
   logger?: Logger;
   now?: () => number;
+  /** Second level shared by instances (Redis, encrypted); consulted on a miss, never on refresh. */
+  shared?: SharedConfigCache | undefined;
 }
 
 export interface TenantConfigCache {
@@ -38,10 +41,9 @@ interface Entry {
 }
 
 /**
- * In-process TTL cache of tenant configurations with per-tenant single flight and stale-if-error.
- * There is deliberately no shared (Redis) copy: the payload holds database passwords, and a copy
- * without them would be useless; cross-instance consistency comes from the `verdict:tenant-events`
- * pub/sub invalidation instead (tenant-events.ts).
+ * In-process TTL cache of tenant configurations with per-tenant single flight and stale-if-error,
+ * optionally backed by a shared, encrypted Redis level (shared-config-cache.ts). Cross-instance
+ * invalidation comes from the `verdict:tenant-events` pub/sub (tenant-events.ts).
  */
 export function createConfigCache(source: TenantSource, opts: ConfigCacheOptions): TenantConfigCache {
   const now = opts.now ?? Date.now;
@@ -50,13 +52,22 @@ export function createConfigCache(source: TenantSource, opts: ConfigCacheOptions
   const inflight = new Map<string, Promise<TenantLookup>>();
   const gen = (tenantId: string) => generations.get(tenantId) ?? 0;
 
-  function load(tenantId: string): Promise<TenantLookup> {
+  function load(tenantId: string, useShared: boolean): Promise<TenantLookup> {
     const running = inflight.get(tenantId);
     if (running) return running;
     const startedGen = gen(tenantId);
     const work = (async (): Promise<TenantLookup> => {
       try {
+        const fromShared = useShared && opts.shared ? await opts.shared.get(tenantId) : undefined;
+        if (fromShared && fromShared.status === "active") {
+          if (gen(tenantId) === startedGen && opts.ttlMs > 0) {
+            entries.set(tenantId, { config: fromShared, expiresAt: now() + opts.ttlMs });
+          }
+          return { kind: "found", config: fromShared };
+        }
         const lookup = await source.lookup(tenantId);
+        if (lookup.kind === "found") void opts.shared?.set(tenantId, lookup.config, opts.ttlMs);
+        else void opts.shared?.del(tenantId);
         if (gen(tenantId) === startedGen) {
           if (lookup.kind === "found" && opts.ttlMs > 0) {
             entries.set(tenantId, { config: lookup.config, expiresAt: now() + opts.ttlMs });
@@ -89,11 +100,13 @@ export function createConfigCache(source: TenantSource, opts: ConfigCacheOptions
     get(tenantId) {
       const entry = entries.get(tenantId);
       if (entry && now() < entry.expiresAt) return Promise.resolve({ kind: "found", config: entry.config });
-      return load(tenantId);
+      return load(tenantId, true);
     },
-    refresh: load,
+    // Revalidation must see the source's answer (a suspension), never a shared copy.
+    refresh: (tenantId) => load(tenantId, false),
     invalidate(tenantId) {
       entries.delete(tenantId);
+      void opts.shared?.del(tenantId);
       generations.set(tenantId, gen(tenantId) + 1);
     },
     generation: gen,

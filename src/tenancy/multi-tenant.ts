@@ -1,3 +1,4 @@
+import { Redis } from "ioredis";
 import type { Logger } from "pino";
 import postgres from "postgres";
 import type { Config } from "../config.js";
@@ -8,6 +9,7 @@ import { createConfigCache, type TenantConfigCache } from "./config-cache.js";
 import { createManagerClient } from "./manager-client.js";
 import { createPoolRegistry, type PoolFactory, type PoolRegistry } from "./pool-registry.js";
 import { createProvisioner, type Provisioner } from "./provision.js";
+import { createSharedConfigCache } from "./shared-config-cache.js";
 import type { TenantConfig } from "./tenant-config.js";
 import { createTenantEventBus, type TenantEvent, type TenantEventBus } from "./tenant-events.js";
 import { tenantIdFromClaim } from "./tenant-id.js";
@@ -78,7 +80,35 @@ const suspended = () => new AppError("TENANT_SUSPENDED", "Tenant is suspended");
 export async function createMultiTenantResolver(opts: MultiTenantOptions): Promise<MultiTenantResolver> {
   const { multiTenant: mt, logger } = opts;
   const source = opts.source ?? (await buildTenantSource(mt, logger));
-  const cache = createConfigCache(source, { ttlMs: mt.cacheTtlMs, logger });
+  // The shared level only makes sense in front of a tenant manager, and its encryption key is
+  // derived from the manager's API key, which every instance of the fleet shares.
+  const sharedRedis =
+    mt.redis && mt.serviceApiKey && source.kind === "manager"
+      ? new Redis({
+          host: mt.redis.host,
+          port: mt.redis.port,
+          ...(mt.redis.password ? { password: mt.redis.password } : {}),
+          ...(mt.redis.tls ? { tls: {} } : {}),
+          maxRetriesPerRequest: 1,
+          enableOfflineQueue: false,
+          lazyConnect: true,
+        })
+      : undefined;
+  if (sharedRedis) {
+    sharedRedis.on("error", (err) =>
+      logger.warn({ err: err.message }, "shared tenant config cache: redis error"),
+    );
+    await sharedRedis.connect().catch(() => {});
+  }
+  const shared =
+    sharedRedis && mt.serviceApiKey
+      ? createSharedConfigCache(sharedRedis, {
+          secret: mt.serviceApiKey,
+          serviceName: mt.serviceName,
+          logger,
+        })
+      : undefined;
+  const cache = createConfigCache(source, { ttlMs: mt.cacheTtlMs, logger, shared });
   const provisioner = opts.provisioner ?? createProvisioner({ logger });
   const registry = createPoolRegistry({
     maxPools: mt.maxTenantPools,
@@ -286,6 +316,7 @@ export async function createMultiTenantResolver(opts: MultiTenantOptions): Promi
     },
 
     async close() {
+      sharedRedis?.disconnect();
       clearInterval(timer);
       await events?.close();
       await registry.close();

@@ -46,6 +46,11 @@ export interface TenantConfig {
 
 let readSeq = 0;
 
+/** Marks a configuration as read now (e.g. one restored from the shared cache). */
+export function restamp(config: TenantConfig): TenantConfig {
+  return { ...config, seq: ++readSeq };
+}
+
 /** Without `connectionSettings.maxOpenConns`, a tenant gets this many connections. */
 export const DEFAULT_POOL_CONNECTIONS = 5;
 /** A tenant manager cannot ask for more than this per pool: one tenant must not eat the budget. */
