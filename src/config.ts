@@ -260,3 +260,8 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     },
   };
 }
+
+/** The process's own environment: the one place that reads `process.env` (main.ts and the CLI). */
+export function processEnvironment(): Record<string, string | undefined> {
+  return process.env;
+}

@@ -1,6 +1,6 @@
 import { serve } from "@hono/node-server";
 import { createApp } from "./app.js";
-import { ConfigError, loadConfig } from "./config.js";
+import { ConfigError, loadConfig, processEnvironment } from "./config.js";
 import { createDeps } from "./deps.js";
 import { createLogger } from "./observability/logger.js";
 
@@ -8,7 +8,7 @@ import { createLogger } from "./observability/logger.js";
 async function main(): Promise<void> {
   let config: ReturnType<typeof loadConfig>;
   try {
-    config = loadConfig(process.env);
+    config = loadConfig(processEnvironment());
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`${err.message}\n`);

@@ -1,3 +1,4 @@
+import { processEnvironment } from "../config.js";
 import { auditVerifyCommand } from "./audit-verify.js";
 import { tenantsProvisionCommand } from "./tenants-provision.js";
 
@@ -15,7 +16,7 @@ async function main(argv: string[]): Promise<number> {
   }
   if (group === "tenants" && command === "provision" && rest.length === 1 && rest[0]) {
     // The same environment as the server: loadConfig is the only reader of it.
-    return tenantsProvisionCommand(rest[0], process.env, io);
+    return tenantsProvisionCommand(rest[0], processEnvironment(), io);
   }
   io.stderr(USAGE);
   return 2;
