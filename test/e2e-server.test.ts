@@ -66,3 +66,25 @@ describe("the built server", () => {
     expect(server.output()).toMatch(/credential/);
   });
 });
+
+describe("npm run db:migrate", () => {
+  it("migrates a fresh PGlite directory and exits 0; a bad variable exits 1", async () => {
+    const { execFile } = await import("node:child_process");
+    const run = (env: Record<string, string>) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        execFile(
+          process.execPath,
+          ["--import", "tsx", "src/db/migrate.cli.ts"],
+          { env: { PATH: process.env.PATH ?? "", ...env } },
+          (err, stdout, stderr) =>
+            resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, out: stdout + stderr }),
+        );
+      });
+    const ok = await run({ PGLITE_DATA_DIR: tempDir() });
+    expect(ok.code).toBe(0);
+    expect(ok.out).toContain("migrations applied (pglite)");
+    const bad = await run({ DATABASE_URL: "mysql://nope" });
+    expect(bad.code).toBe(1);
+    expect(bad.out).toContain("DATABASE_URL");
+  });
+});
