@@ -21,13 +21,8 @@ export interface DigestedLine {
   bodyHash: string;
 }
 
+/** Deeper nesting is left to the slow path (whose serializer has no depth limit). */
 const MAX_DEPTH = 256;
-const OBJECT = 1;
-const ARRAY = 2;
-const kinds = new Uint8Array(MAX_DEPTH);
-// Previous key of each open object, to check that keys are strictly increasing.
-const prevKeyStart = new Int32Array(MAX_DEPTH);
-const prevKeyEnd = new Int32Array(MAX_DEPTH);
 
 const utf8 = new TextDecoder("utf-8");
 // The cut-out hash member while the body is hashed (a member with a plain 64-hex hash is 74 bytes).
@@ -76,8 +71,9 @@ function isHexLower(c: number): boolean {
 function canonicalEscape(b: Uint8Array, p: number): number {
   const e = b[p + 1];
   // '"', '\', b, f, n, r, t: the short escapes JSON.stringify emits.
-  if (e === 0x22 || e === 0x5c || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74)
+  if (e === 0x22 || e === 0x5c || e === 0x62 || e === 0x66 || e === 0x6e || e === 0x72 || e === 0x74) {
     return 2;
+  }
   if (e !== 0x75 || b[p + 2] !== 0x30 || b[p + 3] !== 0x30) return 0;
   const h = b[p + 4]!;
   const l = b[p + 5]!;
@@ -126,11 +122,84 @@ function canonicalNumber(b: Uint8Array, start: number, end: number): boolean {
   return String(Number(text)) === text;
 }
 
-const KEY_OR_CLOSE = 0;
-const KEY = 1;
-const VALUE_OR_CLOSE = 2;
-const VALUE = 3;
-const AFTER_VALUE = 4;
+// Set by the scanners when a string has a byte >= 0x80: only then is UTF-8 validity checked.
+let nonAscii = false;
+
+/** String at p (b[p] is '"'): position after its closing quote, or -1. */
+function scanString(b: Uint8Array, p: number): number {
+  let x = b[++p]!;
+  for (;;) {
+    while (x > 0x22 && x < 0x80 && x !== 0x5c) x = b[++p]!;
+    if (x === 0x22) return p + 1;
+    if (x === 0x5c) {
+      const n = canonicalEscape(b, p);
+      if (n === 0) return -1;
+      p += n;
+    } else {
+      if (x < 0x20) return -1;
+      nonAscii = true;
+      p++;
+    }
+    x = b[p]!;
+  }
+}
+
+/** Key at p (b[p] must be '"'): position of its closing quote, or -1. Escaped keys are declined:
+ * ordering them would need decoding. */
+function scanKey(b: Uint8Array, p: number): number {
+  if (b[p] !== 0x22) return -1;
+  let c = b[++p]!;
+  for (;;) {
+    while (c > 0x22 && c < 0x80 && c !== 0x5c) c = b[++p]!;
+    if (c === 0x22) return p;
+    if (c < 0x20 || c === 0x5c) return -1;
+    if (c >= 0x80) nonAscii = true;
+    c = b[++p]!;
+  }
+}
+
+function scanValue(b: Uint8Array, p: number, depth: number): number {
+  const c = b[p]!;
+  if (c === 0x22) return scanString(b, p);
+  if (c === 0x7b) return depth >= MAX_DEPTH ? -1 : scanObject(b, p, depth + 1);
+  if (c === 0x5b) return depth >= MAX_DEPTH ? -1 : scanArray(b, p, depth + 1);
+  return scanScalar(b, p);
+}
+
+function scanObject(b: Uint8Array, p: number, depth: number): number {
+  p++;
+  if (b[p] === 0x7d) return p + 1;
+  let pks = -1;
+  let pke = -1;
+  for (;;) {
+    const ks = p + 1;
+    const ke = scanKey(b, p);
+    if (ke < 0) return -1;
+    if (pks >= 0 && !keyBefore(b, pks, pke, ks, ke)) return -1;
+    pks = ks;
+    pke = ke;
+    if (b[ke + 1] !== 0x3a) return -1;
+    p = scanValue(b, ke + 2, depth);
+    if (p < 0) return -1;
+    const c = b[p];
+    if (c === 0x2c) p++;
+    else if (c === 0x7d) return p + 1;
+    else return -1;
+  }
+}
+
+function scanArray(b: Uint8Array, p: number, depth: number): number {
+  p++;
+  if (b[p] === 0x5d) return p + 1;
+  for (;;) {
+    p = scanValue(b, p, depth);
+    if (p < 0) return -1;
+    const c = b[p];
+    if (c === 0x2c) p++;
+    else if (c === 0x5d) return p + 1;
+    else return -1;
+  }
+}
 
 /**
  * If bytes [start, end) of `buf` are a canonical JSON object with a string `hash`, a string
@@ -145,15 +214,7 @@ const AFTER_VALUE = 4;
 export function digestCanonicalEventLine(buf: Buffer, start: number, end: number): DigestedLine | null {
   const b = bytesOf(buf);
   if (!(b[end]! < 0x20) || b[start] !== 0x7b) return null;
-  let p = start + 1;
-  let depth = 0;
-  kinds[0] = OBJECT;
-  prevKeyStart[0] = -1;
-  let state = KEY_OR_CLOSE;
-  let ascii = true;
-  let topKey = 0; // 1 hash, 2 sequence, 3 previousHash
-  let valueStart = 0;
-  let memberStart = 0;
+  nonAscii = false;
   let hashMember = -1;
   let hashValue = -1;
   let hashEnd = -1;
@@ -161,109 +222,44 @@ export function digestCanonicalEventLine(buf: Buffer, start: number, end: number
   let seqEnd = -1;
   let prevValue = -1;
   let prevEnd = -1;
-
-  for (;;) {
-    if (state === VALUE) {
-      const c = b[p]!;
-      if (c === 0x22) {
-        let x = b[++p]!;
-        for (;;) {
-          while (x > 0x22 && x < 0x80 && x !== 0x5c) x = b[++p]!;
-          if (x === 0x22) break;
-          if (x !== 0x5c) {
-            if (x < 0x20) return null;
-            if (x >= 0x80) ascii = false;
-            x = b[++p]!;
-            continue;
-          }
-          const n = canonicalEscape(b, p);
-          if (n === 0) return null;
-          p += n;
-          x = b[p]!;
-        }
-        p++;
-        state = AFTER_VALUE;
-      } else if (c === 0x7b) {
-        if (++depth >= MAX_DEPTH) return null;
-        kinds[depth] = OBJECT;
-        prevKeyStart[depth] = -1;
-        p++;
-        state = KEY_OR_CLOSE;
-      } else if (c === 0x5b) {
-        if (++depth >= MAX_DEPTH) return null;
-        kinds[depth] = ARRAY;
-        p++;
-        state = VALUE_OR_CLOSE;
-      } else {
-        p = scanScalar(b, p);
-        if (p < 0) return null;
-        state = AFTER_VALUE;
-      }
-    } else if (state === AFTER_VALUE) {
-      if (depth === 0 && topKey !== 0) {
-        if (topKey === 1) {
-          hashMember = memberStart;
-          hashValue = valueStart;
-          hashEnd = p;
-        } else if (topKey === 2) {
-          seqValue = valueStart;
-          seqEnd = p;
-        } else {
-          prevValue = valueStart;
-          prevEnd = p;
-        }
-        topKey = 0;
+  let p = start + 1;
+  let pks = -1;
+  let pke = -1;
+  if (b[p] !== 0x7d) {
+    // The top-level object, scanned here to note where `hash`, `sequence` and `previousHash` are.
+    for (;;) {
+      const ms = p;
+      const ks = p + 1;
+      const ke = scanKey(b, p);
+      if (ke < 0) return null;
+      if (pks >= 0 && !keyBefore(b, pks, pke, ks, ke)) return null;
+      pks = ks;
+      pke = ke;
+      if (b[ke + 1] !== 0x3a) return null;
+      const vs = ke + 2;
+      p = scanValue(b, vs, 1);
+      if (p < 0) return null;
+      const key = topLevelKey(b, ks, ke);
+      if (key === 1) {
+        hashMember = ms;
+        hashValue = vs;
+        hashEnd = p;
+      } else if (key === 2) {
+        seqValue = vs;
+        seqEnd = p;
+      } else if (key === 3) {
+        prevValue = vs;
+        prevEnd = p;
       }
       const c = b[p];
-      if (c === 0x2c) {
-        p++;
-        state = kinds[depth] === OBJECT ? KEY : VALUE;
-      } else if (c === (kinds[depth] === OBJECT ? 0x7d : 0x5d)) {
-        p++;
-        if (--depth < 0) break;
-      } else return null;
-    } else if (state === KEY || state === KEY_OR_CLOSE) {
-      if (state === KEY_OR_CLOSE && b[p] === 0x7d) {
-        p++;
-        if (--depth < 0) break;
-        state = AFTER_VALUE;
-        continue;
-      }
-      if (b[p] !== 0x22) return null;
-      const keyQuote = p;
-      const ks = ++p;
-      let c = b[p]!;
-      for (;;) {
-        while (c > 0x22 && c < 0x80 && c !== 0x5c) c = b[++p]!;
-        if (c === 0x22) break;
-        // Escaped keys would need decoding to be ordered: leave them to the slow path.
-        if (c < 0x20 || c === 0x5c) return null;
-        if (c >= 0x80) ascii = false;
-        c = b[++p]!;
-      }
-      const ke = p++;
-      const pk = prevKeyStart[depth]!;
-      if (pk >= 0 && !keyBefore(b, pk, prevKeyEnd[depth]!, ks, ke)) return null;
-      prevKeyStart[depth] = ks;
-      prevKeyEnd[depth] = ke;
-      if (b[p++] !== 0x3a) return null;
-      if (depth === 0) {
-        topKey = topLevelKey(b, ks, ke);
-        valueStart = p;
-        memberStart = keyQuote;
-      }
-      state = VALUE;
-    } else {
-      // VALUE_OR_CLOSE: just after '['.
-      if (b[p] === 0x5d) {
-        p++;
-        depth--;
-        state = AFTER_VALUE;
-      } else state = VALUE;
+      if (c === 0x2c) p++;
+      else if (c === 0x7d) break;
+      else return null;
     }
   }
+  p++;
   if (p !== end || hashMember < 0 || seqValue < 0 || prevValue < 0) return null;
-  if (!ascii && !isUtf8(b.subarray(start, end))) return null;
+  if (nonAscii && !isUtf8(b.subarray(start, end))) return null;
   return finish(buf, b, start, end, { hashMember, hashValue, hashEnd, seqValue, seqEnd, prevValue, prevEnd });
 }
 

@@ -10,11 +10,12 @@ export interface SegmentTask {
   firstLineNumber: number;
 }
 
-/** What the worker posts: once `ready` when loaded, then one report per task. */
-export type WorkerMessage = { ready: true } | { id: number; report: SegmentReport };
+/** What the worker posts: once `ready` when loaded, then per task its report and buffer back. */
+export type WorkerMessage = { ready: true } | { id: number; report: SegmentReport; bytes: ArrayBuffer };
 
 parentPort?.on("message", (task: SegmentTask) => {
   const report = verifySegment(Buffer.from(task.bytes, 0, task.length), task.firstLineNumber);
-  parentPort?.postMessage({ id: task.id, report } satisfies WorkerMessage);
+  // The buffer goes back for reuse: allocating a fresh one per slice makes both threads' GCs churn.
+  parentPort?.postMessage({ id: task.id, report, bytes: task.bytes } satisfies WorkerMessage, [task.bytes]);
 });
 parentPort?.postMessage({ ready: true } satisfies WorkerMessage);

@@ -69,7 +69,8 @@ class Pool {
   private readonly firstReady: Promise<void>;
   private settleFirstReady: { resolve: () => void; reject: (err: Error) => void } | null = null;
 
-  constructor(entry: WorkerEntry, size: number) {
+  /** `onReturn` gets each slice's buffer back once its worker is done with it. */
+  constructor(entry: WorkerEntry, size: number, onReturn: (bytes: ArrayBuffer) => void) {
     this.firstReady = new Promise<void>((resolve, reject) => {
       this.settleFirstReady = { resolve, reject };
     });
@@ -84,6 +85,7 @@ class Pool {
         }
         const pending = this.waiting.get(msg.id);
         this.waiting.delete(msg.id);
+        onReturn(msg.bytes);
         pending?.resolve(msg.report);
       });
       worker.on("error", (err) => this.fail(err));
@@ -132,7 +134,9 @@ class Pool {
 
 /** Accumulates stream chunks into slices that own their memory (so they can be transferred). */
 class Slicer {
-  private buf = Buffer.allocUnsafeSlow(SLICE_BYTES * 2);
+  /** Slice buffers back from the workers, reused so that memory does not churn. */
+  private readonly spare: ArrayBuffer[] = [];
+  private buf = this.allocate(SLICE_BYTES * 2);
   private length = 0;
   /** Lines handed out so far, for line numbers in messages. */
   lines = 0;
@@ -141,10 +145,20 @@ class Slicer {
     return this.length;
   }
 
+  recycle(bytes: ArrayBuffer): void {
+    if (this.spare.length < 8) this.spare.push(bytes);
+  }
+
+  private allocate(size: number): Buffer {
+    const spare = this.spare.pop();
+    if (spare && spare.byteLength >= size) return Buffer.from(spare);
+    return Buffer.allocUnsafeSlow(Math.max(size, SLICE_BYTES * 2));
+  }
+
   append(chunk: Buffer): void {
     const needed = this.length + chunk.length;
     if (needed > this.buf.length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(needed, this.buf.length * 2));
+      const grown = this.allocate(Math.max(needed, this.buf.length * 2));
       this.buf.copy(grown, 0, 0, this.length);
       this.buf = grown;
     }
@@ -163,7 +177,7 @@ class Slicer {
     if (end === 0) return null;
     const bytes = this.buf.subarray(0, end);
     const rest = this.length - end;
-    const next = Buffer.allocUnsafeSlow(Math.max(SLICE_BYTES * 2, rest));
+    const next = this.allocate(rest);
     this.buf.copy(next, 0, end, this.length);
     this.buf = next;
     this.length = rest;
@@ -184,9 +198,9 @@ export async function feedNdjsonParallel(
   workers: number,
   options: { waitForWorkers?: boolean } = {},
 ): Promise<void> {
-  const pool = new Pool(entry, workers);
-  const inFlight: Promise<SegmentReport>[] = [];
   const slicer = new Slicer();
+  const pool = new Pool(entry, workers, (bytes) => slicer.recycle(bytes));
+  const inFlight: Promise<SegmentReport>[] = [];
   const maxInFlight = workers * 2;
   const settle = async (): Promise<boolean> => mergeSegmentReport(verifier, await inFlight.shift()!);
   // Reports are consumed in slice order; an unobserved rejection must not crash the process.
@@ -195,6 +209,7 @@ export async function feedNdjsonParallel(
     // (tests can opt out to be sure the workers do the work).
     if (!pool.started && !options.waitForWorkers) {
       inFlight.push(Promise.resolve(verifySegment(slice.bytes, slice.firstLineNumber)));
+      slicer.recycle(slice.bytes.buffer as ArrayBuffer);
       return;
     }
     const report = pool.verify(slice.bytes, slice.firstLineNumber);
