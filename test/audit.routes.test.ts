@@ -4,6 +4,7 @@
  * verification (whole chain, ranges, per event); the NDJSON export and the offline CLI on it; and
  * no event (and no gap) for a change that was rolled back.
  */
+
 import { execFile } from "node:child_process";
 import { randomUUID } from "node:crypto";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
@@ -11,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { hashEventBody } from "../src/audit/chain.js";
+import { canonicalJson, hashEventBody } from "../src/audit/chain.js";
 import { type AuditEvent, GENESIS_HASH } from "../src/audit/event.js";
 import { createTestApp, signTestJwt, type TestApp } from "./harness.js";
 
@@ -552,10 +553,12 @@ describe("audit routes", () => {
       expect(lines).toHaveLength(all.length);
       const parsed = lines.map((l) => JSON.parse(l) as AuditEvent);
       expect(parsed.map((e) => e.sequence)).toEqual(all.map((e) => e.sequence));
+      // Each line is the RFC 8785 form (what was hashed), so verifiers can hash it as is.
+      for (const line of lines) expect(line).toBe(canonicalJson(JSON.parse(line)));
       for (const event of parsed) {
         const byId = await body<AuditEvent>(await t.request("GET", `/v1/audit-events/${event.eventId}`), 200);
         expect(event).toStrictEqual(byId);
-        expect(Object.keys(event)).toEqual(CONTRACT_FIELDS);
+        expect(Object.keys(event).sort()).toEqual([...CONTRACT_FIELDS].sort());
       }
     });
 

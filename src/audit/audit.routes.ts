@@ -7,6 +7,7 @@ import { commonErrors, createRouter, IdParam } from "../http/router.js";
 import { AuditEventSchema, VerifyResultSchema } from "./audit.schemas.js";
 import { getAuditEvent, listAuditEvents, scanAuditEvents } from "./audit.store.js";
 import { verifyStoredChain } from "./audit.verify.js";
+import { canonicalJson } from "./chain.js";
 
 const ListQuery = z.strictObject({
   event_type: z.string().max(64).optional(),
@@ -126,6 +127,9 @@ export function auditRoutes() {
       path: "/audit-events/export",
       tags: ["Audit"],
       summary: "Export the chain as NDJSON (one event per line, sequence order, streamed)",
+      description:
+        "Each line is the event in RFC 8785 canonical form, exactly the bytes that were hashed plus the hash, " +
+        "so `verdict audit verify` can hash lines without re-serialising them.",
       request: { query: RangeQuery },
       responses: {
         200: { description: "`application/x-ndjson`: one AuditEvent per line, in sequence order" },
@@ -144,7 +148,7 @@ export function auditRoutes() {
         };
         let buffer = "";
         for await (const event of scanAuditEvents(db, tenantId, range)) {
-          buffer += `${JSON.stringify(event)}\n`;
+          buffer += `${canonicalJson(event)}\n`;
           if (buffer.length > 64 * 1024) {
             await out.write(buffer);
             buffer = "";
