@@ -68,3 +68,22 @@ export function nextKeysetCursor(
   if (!last) return null;
   return encodeCursor({ by: plan.sortBy, o: plan.order, v: last.value, id: last.id });
 }
+
+/**
+ * Turns `limit + 1` fetched items into a page: the extra row only says there is more, and the
+ * cursor carries the last item's value for the plan's sort column (name, updatedAt or createdAt).
+ */
+export function keysetPage<T extends { name: string; createdAt: string; updatedAt: string }>(
+  plan: KeysetPlan,
+  fetched: T[],
+  limit: number,
+  idOf: (item: T) => string,
+): { items: T[]; hasMore: boolean; nextCursor: string | null } {
+  const items = fetched.slice(0, limit);
+  const hasMore = fetched.length > limit;
+  const last = items[items.length - 1];
+  if (!hasMore || !last) return { items, hasMore, nextCursor: null };
+  const value =
+    plan.sortBy === "name" ? last.name : plan.sortBy === "updated_at" ? last.updatedAt : last.createdAt;
+  return { items, hasMore, nextCursor: nextKeysetCursor(plan, { value, id: idOf(last) }) };
+}

@@ -1,5 +1,5 @@
 import { and, eq, ilike, ne, type SQL, sql } from "drizzle-orm";
-import { nextKeysetCursor, planKeyset } from "../catalog/keyset.js";
+import { keysetPage, planKeyset } from "../catalog/keyset.js";
 import type { Status } from "../catalog/lifecycle.js";
 import type { ScopeFilter } from "../catalog/scope.schemas.js";
 import { scopeFilterSql } from "../catalog/scope-filter.js";
@@ -120,21 +120,13 @@ export async function listLimits(
     .orderBy(...plan.orderBy)
     .limit(page.limit + 1);
   const now = new Date();
-  const items = rows.slice(0, page.limit).map((r) => rowToLimit(r, now));
-  const hasMore = rows.length > page.limit;
-  const last = items[items.length - 1];
-  const value = last
-    ? plan.sortBy === "name"
-      ? last.name
-      : plan.sortBy === "updated_at"
-        ? last.updatedAt
-        : last.createdAt
-    : "";
-  return {
-    limits: items,
-    hasMore,
-    nextCursor: hasMore && last ? nextKeysetCursor(plan, { value, id: last.limitId }) : null,
-  };
+  const result = keysetPage(
+    plan,
+    rows.map((r) => rowToLimit(r, now)),
+    page.limit,
+    (x) => x.limitId,
+  );
+  return { limits: result.items, hasMore: result.hasMore, nextCursor: result.nextCursor };
 }
 
 /** Every ACTIVE limit of the tenant in (createdAt, limitId) order, for the evaluation catalog. */

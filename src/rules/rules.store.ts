@@ -1,5 +1,5 @@
 import { and, eq, ilike, ne, type SQL } from "drizzle-orm";
-import { nextKeysetCursor, planKeyset } from "../catalog/keyset.js";
+import { keysetPage, planKeyset } from "../catalog/keyset.js";
 import type { Status } from "../catalog/lifecycle.js";
 import type { ScopeFilter } from "../catalog/scope.schemas.js";
 import { scopeFilterSql } from "../catalog/scope-filter.js";
@@ -95,21 +95,8 @@ export async function listRules(
     .where(and(...where))
     .orderBy(...plan.orderBy)
     .limit(page.limit + 1);
-  const items = rows.slice(0, page.limit).map(rowToRule);
-  const hasMore = rows.length > page.limit;
-  const last = items[items.length - 1];
-  const value = last
-    ? plan.sortBy === "name"
-      ? last.name
-      : plan.sortBy === "updated_at"
-        ? last.updatedAt
-        : last.createdAt
-    : "";
-  return {
-    rules: items,
-    hasMore,
-    nextCursor: hasMore && last ? nextKeysetCursor(plan, { value, id: last.ruleId }) : null,
-  };
+  const result = keysetPage(plan, rows.map(rowToRule), page.limit, (x) => x.ruleId);
+  return { rules: result.items, hasMore: result.hasMore, nextCursor: result.nextCursor };
 }
 
 /** Every ACTIVE rule of the tenant, for the evaluation catalog. */
