@@ -21,7 +21,13 @@ import {
   type VerifyResult,
 } from "../src/audit/chain.js";
 import type { AuditEvent } from "../src/audit/event.js";
-import { verifyNdjsonStream } from "../src/audit/ndjson.js";
+
+// Verification runs the compiled code, as `npx verdict audit verify` does (`npm run bench` builds
+// first): from source, every worker thread would first have to load and transpile it through tsx.
+const distNdjson = new URL("../dist/audit/ndjson.js", import.meta.url);
+const { verifyNdjsonFile, verifyNdjsonStream } = (await import(distNdjson.href).catch((err: unknown) => {
+  throw new Error(`run "npm run build" first (${String(err)})`);
+})) as typeof import("../src/audit/ndjson.js");
 
 const TARGET = 250_000;
 const IN_MEMORY_MAX = 100_000;
@@ -167,9 +173,27 @@ async function main(): Promise<void> {
     expectValid(inThread.value, count);
     rows.push(row("verifyNdjsonStream, in-thread (canonical lines: fast path)", count, inThread));
 
-    const parallel = await measure(() => verifyNdjsonStream(read(), { workers }));
-    expectValid(parallel.value, count);
-    rows.push(row(`verifyNdjsonStream, ${workers} worker threads (as the CLI runs it)`, count, parallel));
+    const parallelStream = await measure(() => verifyNdjsonStream(read(), { workers }));
+    expectValid(parallelStream.value, count);
+    rows.push(row(`verifyNdjsonStream, ${workers} worker threads`, count, parallelStream));
+
+    // The headline path runs three times and reports the median run: this machine is noisy.
+    const runs: Measured<VerifyResult>[] = [];
+    for (let i = 0; i < 3; i++) {
+      const run = await measure(() => verifyNdjsonFile(file, { workers }));
+      expectValid(run.value, count);
+      runs.push(run);
+    }
+    runs.sort((a, b) => a.seconds - b.seconds);
+    const parallel = runs[1]!;
+    const each = runs.map((r) => int(count / r.seconds)).join(" / ");
+    rows.push(
+      row(
+        `verifyNdjsonFile, ${workers} worker threads (as the CLI runs it), median of 3 (${each})`,
+        count,
+        parallel,
+      ),
+    );
 
     const slowCount = Math.min(count, SLOW_PATH_MAX);
     const slowFile = join(dir, "unsorted.ndjson");
@@ -196,7 +220,7 @@ async function main(): Promise<void> {
     rows.push(row("createChainVerifier.push, pre-parsed objects", memCount, inMemory, false));
 
     load.push(loadavg()[0]!.toFixed(2));
-    const best = Math.max(count / inThread.seconds, count / parallel.seconds);
+    const best = count / parallel.seconds;
     const out = [
       `Node ${process.version}, ${cpus().length} CPUs, ${int(size / count)} bytes/event, export ${mb(size)} (page-cached), 1-min load average ${load.join(" → ")}`,
       "",
@@ -204,7 +228,7 @@ async function main(): Promise<void> {
       "|---|---:|---:|---:|---:|---:|---:|",
       ...rows,
       "",
-      `target >= ${int(TARGET)} events/s on the export: ${best >= TARGET ? "met" : "NOT met"} (best ${int(best)})`,
+      `target >= ${int(TARGET)} events/s on the export, as the CLI verifies it: ${best >= TARGET ? "met" : "NOT met"} (median ${int(best)})`,
     ];
     process.stdout.write(`${out.join("\n")}\n`);
   } finally {

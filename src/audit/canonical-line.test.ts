@@ -7,9 +7,32 @@ import { type DigestedLine, digestCanonicalEventLine } from "./canonical-line.js
 const H = "a".repeat(64);
 const P = "b".repeat(64);
 
-/** Digests `text` as one export line and checks the caller's bytes are left as they were. */
+/**
+ * Puts the real body hash in place of the placeholder `H`, so that a text the scanner accepts
+ * is also a valid event (the fast path declines a hash mismatch to the slow path).
+ */
+function seal(text: string): string {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return text;
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return text;
+  const record = parsed as Record<string, unknown>;
+  if (record.hash !== H) return text;
+  let bodyHash: string;
+  try {
+    bodyHash = sha256Hex(canonicalJsonWithout(record, "hash"));
+  } catch {
+    return text; // not canonicalizable (a number beyond the double range): declined anyway
+  }
+  return text.replace(`"hash":"${H}"`, `"hash":"${bodyHash}"`);
+}
+
+/** Digests `text` (sealed) as one export line and checks the caller's bytes are left as they were. */
 function digest(text: string | Buffer): DigestedLine | null {
-  const line = typeof text === "string" ? Buffer.from(text) : text;
+  const line = typeof text === "string" ? Buffer.from(seal(text)) : text;
   const buf = Buffer.concat([Buffer.from("junk{"), line, Buffer.from("\n{junk")]);
   const before = Buffer.from(buf);
   const result = digestCanonicalEventLine(buf, 5, 5 + line.length);
@@ -18,7 +41,8 @@ function digest(text: string | Buffer): DigestedLine | null {
 }
 
 /** Soundness: whatever the scanner accepts is canonical, and its fields and hash are right. */
-function assertSound(text: string): DigestedLine | null {
+function assertSound(unsealed: string): DigestedLine | null {
+  const text = seal(unsealed);
   const result = digest(text);
   if (result === null) return null;
   const parsed = JSON.parse(text) as Record<string, unknown>;
@@ -186,13 +210,25 @@ describe("digestCanonicalEventLine", () => {
     for (const text of declined) expect(assertSound(text), text).toBeNull();
   });
 
+  it("declines a line whose stored hash is not its body's, so the slow path reports the mismatch", () => {
+    const sealed = seal(base2("x"));
+    expect(digest(sealed)).not.toBeNull();
+    const stored = (JSON.parse(sealed) as { hash: string }).hash;
+    const wrong = sealed.replace(
+      stored,
+      stored.replace(/^./, (c) => (c === "0" ? "1" : "0")),
+    );
+    expect(digestCanonicalEventLine(Buffer.from(`${wrong}\n`), 0, wrong.length)).toBeNull();
+    expect(digestCanonicalEventLine(Buffer.from(`${sealed}\n`), 0, sealed.length)).not.toBeNull();
+  });
+
   it("declines invalid UTF-8 and lines without a terminator sentinel", () => {
-    const text = Buffer.from(base2("é"));
+    const text = Buffer.from(seal(base2("é")));
     const bad = Buffer.from(text);
     bad[bad.indexOf(0xc3)] = 0xff;
     expect(digest(text)).not.toBeNull();
     expect(digest(bad)).toBeNull();
-    const unterminated = Buffer.from(base2("x"));
+    const unterminated = Buffer.from(seal(base2("x")));
     expect(digestCanonicalEventLine(unterminated, 0, unterminated.length)).toBeNull();
   });
 });

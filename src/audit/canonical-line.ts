@@ -6,7 +6,9 @@
  *
  * The scanner is conservative: it returns null for anything it cannot prove canonical (whitespace,
  * unsorted keys, escaped keys, non-shortest numbers, `\/`, BOM, ...), and the caller then takes the
- * slow path (JSON.parse + canonicalJson), so a line is never judged by its formatting.
+ * slow path (JSON.parse + canonicalJson), so a line is never judged by its formatting. It also
+ * declines a line whose stored hash is not its body's: the slow path then reports the mismatch
+ * with the values exactly as parsed.
  */
 import { isUtf8 } from "node:buffer";
 import { hash } from "node:crypto";
@@ -31,11 +33,14 @@ const saved = new Uint8Array(256);
 // Scanning a plain Uint8Array is measurably faster than scanning the Buffer subclass.
 let viewOf: Buffer | null = null;
 let view: Uint8Array = new Uint8Array(0);
+// The same bytes read as little-endian 32-bit words, at any offset.
+let words = new DataView(view.buffer);
 
 function bytesOf(buf: Buffer): Uint8Array {
   if (buf !== viewOf) {
     viewOf = buf;
     view = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    words = new DataView(buf.buffer, buf.byteOffset, buf.length);
   }
   return view;
 }
@@ -122,84 +127,14 @@ function canonicalNumber(b: Uint8Array, start: number, end: number): boolean {
   return String(Number(text)) === text;
 }
 
-// Set by the scanners when a string has a byte >= 0x80: only then is UTF-8 validity checked.
-let nonAscii = false;
-
-/** String at p (b[p] is '"'): position after its closing quote, or -1. */
-function scanString(b: Uint8Array, p: number): number {
-  let x = b[++p]!;
-  for (;;) {
-    while (x > 0x22 && x < 0x80 && x !== 0x5c) x = b[++p]!;
-    if (x === 0x22) return p + 1;
-    if (x === 0x5c) {
-      const n = canonicalEscape(b, p);
-      if (n === 0) return -1;
-      p += n;
-    } else {
-      if (x < 0x20) return -1;
-      nonAscii = true;
-      p++;
-    }
-    x = b[p]!;
-  }
-}
-
-/** Key at p (b[p] must be '"'): position of its closing quote, or -1. Escaped keys are declined:
- * ordering them would need decoding. */
-function scanKey(b: Uint8Array, p: number): number {
-  if (b[p] !== 0x22) return -1;
-  let c = b[++p]!;
-  for (;;) {
-    while (c > 0x22 && c < 0x80 && c !== 0x5c) c = b[++p]!;
-    if (c === 0x22) return p;
-    if (c < 0x20 || c === 0x5c) return -1;
-    if (c >= 0x80) nonAscii = true;
-    c = b[++p]!;
-  }
-}
-
-function scanValue(b: Uint8Array, p: number, depth: number): number {
-  const c = b[p]!;
-  if (c === 0x22) return scanString(b, p);
-  if (c === 0x7b) return depth >= MAX_DEPTH ? -1 : scanObject(b, p, depth + 1);
-  if (c === 0x5b) return depth >= MAX_DEPTH ? -1 : scanArray(b, p, depth + 1);
-  return scanScalar(b, p);
-}
-
-function scanObject(b: Uint8Array, p: number, depth: number): number {
-  p++;
-  if (b[p] === 0x7d) return p + 1;
-  let pks = -1;
-  let pke = -1;
-  for (;;) {
-    const ks = p + 1;
-    const ke = scanKey(b, p);
-    if (ke < 0) return -1;
-    if (pks >= 0 && !keyBefore(b, pks, pke, ks, ke)) return -1;
-    pks = ks;
-    pke = ke;
-    if (b[ke + 1] !== 0x3a) return -1;
-    p = scanValue(b, ke + 2, depth);
-    if (p < 0) return -1;
-    const c = b[p];
-    if (c === 0x2c) p++;
-    else if (c === 0x7d) return p + 1;
-    else return -1;
-  }
-}
-
-function scanArray(b: Uint8Array, p: number, depth: number): number {
-  p++;
-  if (b[p] === 0x5d) return p + 1;
-  for (;;) {
-    p = scanValue(b, p, depth);
-    if (p < 0) return -1;
-    const c = b[p];
-    if (c === 0x2c) p++;
-    else if (c === 0x5d) return p + 1;
-    else return -1;
-  }
-}
+// The container stack of the scan: kind and, for objects, the previous key (to check the order).
+const OBJECT = 1;
+const ARRAY = 2;
+const kinds = new Uint8Array(MAX_DEPTH + 1);
+const lastKeyStart = new Int32Array(MAX_DEPTH + 1);
+const lastKeyEnd = new Int32Array(MAX_DEPTH + 1);
+// Positions are kept in Int32Arrays (faster indices than doubles); bigger buffers take the slow path.
+const MAX_OFFSET = 0x7fffffff;
 
 /**
  * If bytes [start, end) of `buf` are a canonical JSON object with a string `hash`, a string
@@ -210,63 +145,139 @@ function scanArray(b: Uint8Array, p: number, depth: number): number {
  * sentinel so the scan needs no bounds checks. The `hash` member is cut out of the line in place
  * while the body is hashed and put back before returning: the caller's bytes end up unchanged,
  * but the buffer must not be shared with code running concurrently (another thread).
+ *
+ * One iterative pass (no call per value): this loop is most of the cost of offline verification.
  */
 export function digestCanonicalEventLine(buf: Buffer, start: number, end: number): DigestedLine | null {
   const b = bytesOf(buf);
-  if (!(b[end]! < 0x20) || b[start] !== 0x7b) return null;
-  nonAscii = false;
-  let hashMember = -1;
-  let hashValue = -1;
-  let hashEnd = -1;
-  let seqValue = -1;
-  let seqEnd = -1;
-  let prevValue = -1;
-  let prevEnd = -1;
+  if (end > MAX_OFFSET || !(b[end]! < 0x20) || b[start] !== 0x7b || b[start + 1] === 0x7d) return null;
+  // One native pass proves the bytes UTF-8, so the string loop below needs no check of its own.
+  if (!isUtf8(b.subarray(start, end))) return null;
+  const spans: Spans = {
+    hashMember: -1,
+    hashValue: -1,
+    hashEnd: -1,
+    seqValue: -1,
+    seqEnd: -1,
+    prevValue: -1,
+    prevEnd: -1,
+  };
+  let depth = 1;
+  kinds[1] = OBJECT;
+  lastKeyStart[1] = -1;
+  let topKey = 0;
+  let topMember = -1;
+  let topValue = -1;
   let p = start + 1;
-  let pks = -1;
-  let pke = -1;
-  if (b[p] !== 0x7d) {
-    // The top-level object, scanned here to note where `hash`, `sequence` and `previousHash` are.
-    for (;;) {
-      const ms = p;
+  for (;;) {
+    // At the start of an object member or an array element.
+    if (kinds[depth] === OBJECT) {
+      if (b[p] !== 0x22) return null;
       const ks = p + 1;
-      const ke = scanKey(b, p);
-      if (ke < 0) return null;
-      if (pks >= 0 && !keyBefore(b, pks, pke, ks, ke)) return null;
-      pks = ks;
-      pke = ke;
-      if (b[ke + 1] !== 0x3a) return null;
-      const vs = ke + 2;
-      p = scanValue(b, vs, 1);
-      if (p < 0) return null;
-      const key = topLevelKey(b, ks, ke);
-      if (key === 1) {
-        hashMember = ms;
-        hashValue = vs;
-        hashEnd = p;
-      } else if (key === 2) {
-        seqValue = vs;
-        seqEnd = p;
-      } else if (key === 3) {
-        prevValue = vs;
-        prevEnd = p;
+      const q = stringStop(b, ks, end);
+      // Escaped keys are declined: ordering them would need decoding.
+      if (b[q] !== 0x22) return null;
+      const pks = lastKeyStart[depth]!;
+      if (pks >= 0) {
+        const pke = lastKeyEnd[depth]!;
+        // Most neighbours differ in their first byte; an ASCII first byte that is lower decides.
+        const x = b[pks]!;
+        const decided = x < b[ks]! && x < 0x80 && pke > pks && q > ks;
+        if (!decided && !keyBefore(b, pks, pke, ks, q)) return null;
       }
-      const c = b[p];
-      if (c === 0x2c) p++;
-      else if (c === 0x7d) break;
-      else return null;
+      lastKeyStart[depth] = ks;
+      lastKeyEnd[depth] = q;
+      if (b[q + 1] !== 0x3a) return null;
+      if (depth === 1) {
+        topKey = topLevelKey(b, ks, q);
+        topMember = p;
+        topValue = q + 2;
+      }
+      p = q + 2;
     }
+    let c = b[p]!;
+    if (c === 0x22) {
+      for (;;) {
+        p = stringStop(b, p + 1, end);
+        c = b[p]!;
+        if (c === 0x22) break;
+        if (c !== 0x5c) return null; // a control byte
+        const n = canonicalEscape(b, p);
+        if (n === 0) return null;
+        p += n - 1;
+      }
+      p++;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (depth >= MAX_DEPTH) return null;
+      depth++;
+      kinds[depth] = c === 0x7b ? OBJECT : ARRAY;
+      lastKeyStart[depth] = -1;
+      p++;
+      if (b[p] !== c + 2) continue; // not "{}" or "[]"
+      p++;
+      depth--;
+    } else {
+      p = scanScalar(b, p);
+      if (p < 0) return null;
+    }
+    // After a value: close the containers it ends, then expect the next member or element.
+    for (;;) {
+      if (depth === 1 && topKey !== 0) {
+        if (topKey === 1) {
+          spans.hashMember = topMember;
+          spans.hashValue = topValue;
+          spans.hashEnd = p;
+        } else if (topKey === 2) {
+          spans.seqValue = topValue;
+          spans.seqEnd = p;
+        } else {
+          spans.prevValue = topValue;
+          spans.prevEnd = p;
+        }
+        topKey = 0;
+      }
+      c = b[p]!;
+      if (c === 0x2c) break;
+      if (c === (kinds[depth] === OBJECT ? 0x7d : 0x5d)) {
+        p++;
+        if (--depth === 0) {
+          if (p !== end || spans.hashMember < 0 || spans.seqValue < 0 || spans.prevValue < 0) return null;
+          return finish(buf, b, start, end, spans);
+        }
+        continue;
+      }
+      return null;
+    }
+    p++;
   }
-  p++;
-  if (p !== end || hashMember < 0 || seqValue < 0 || prevValue < 0) return null;
-  if (nonAscii && !isUtf8(b.subarray(start, end))) return null;
-  return finish(buf, b, start, end, { hashMember, hashValue, hashEnd, seqValue, seqEnd, prevValue, prevEnd });
+}
+
+/**
+ * Position of the first byte from p on that is '"', '\\' or a control byte (the terminator at
+ * `end` is one). Four bytes at a time (SWAR) while it can: strings are most of a line. The lowest
+ * flagged byte of a word is the first such byte, since borrows only run upwards.
+ */
+function stringStop(b: Uint8Array, p: number, end: number): number {
+  while (p + 4 <= end) {
+    const v = words.getInt32(p, true);
+    const quote = v ^ 0x22222222;
+    const slash = v ^ 0x5c5c5c5c;
+    const mask =
+      (((quote - 0x01010101) & ~quote) | ((slash - 0x01010101) & ~slash) | ((v - 0x20202020) & ~v)) &
+      0x80808080;
+    if (mask !== 0) return p + ((31 - Math.clz32(mask & -mask)) >> 3);
+    p += 4;
+  }
+  let c = b[p]!;
+  while (c >= 0x20 && c !== 0x22 && c !== 0x5c) c = b[++p]!;
+  return p;
 }
 
 function topLevelKey(b: Uint8Array, ks: number, ke: number): number {
-  if (asciiEquals(b, ks, ke, "hash")) return 1;
-  if (asciiEquals(b, ks, ke, "sequence")) return 2;
-  if (asciiEquals(b, ks, ke, "previousHash")) return 3;
+  const length = ke - ks;
+  if (length === 4) return asciiEquals(b, ks, ke, "hash") ? 1 : 0;
+  if (length === 8) return asciiEquals(b, ks, ke, "sequence") ? 2 : 0;
+  if (length === 12) return asciiEquals(b, ks, ke, "previousHash") ? 3 : 0;
   return 0;
 }
 
@@ -300,9 +311,8 @@ interface Spans {
 
 function finish(buf: Buffer, b: Uint8Array, start: number, end: number, s: Spans): DigestedLine | null {
   const sequence = parseSequence(b, s.seqValue, s.seqEnd);
-  const previousHash = hexString(buf, b, s.prevValue, s.prevEnd);
-  const stored = hexString(buf, b, s.hashValue, s.hashEnd);
-  if (sequence < 0 || previousHash === null || stored === null) return null;
+  if (sequence < 0 || !isPlainAsciiString(b, s.prevValue, s.prevEnd, 64)) return null;
+  if (s.hashEnd - s.hashValue !== 66 || b[s.hashValue] !== 0x22) return null;
   // Cut `"hash":"...",` (or `,"hash":"..."` when it is the last member) out of the line in place,
   // hash, then put it back: cheaper than copying the body, and the caller's bytes stay intact.
   let cutStart = s.hashMember;
@@ -316,7 +326,34 @@ function finish(buf: Buffer, b: Uint8Array, start: number, end: number, s: Spans
   const bodyHash = hash("sha256", b.subarray(start, end - cut), "hex");
   b.copyWithin(cutEnd, cutStart, end - cut);
   for (let i = 0; i < cut; i++) b[cutStart + i] = saved[i]!;
-  return { kind: "event", sequence, previousHash, hash: stored, bodyHash };
+  // Equal to the hex digest means the stored value was plain hex, read exactly as JSON.parse
+  // would; a mismatch goes to the slow path, which reports it with the value as parsed.
+  const stored = buf.toString("latin1", s.hashValue + 1, s.hashEnd - 1);
+  if (stored !== bodyHash) return null;
+  return {
+    kind: "event",
+    sequence,
+    previousHash: buf.toString("latin1", s.prevValue + 1, s.prevEnd - 1),
+    hash: stored,
+    bodyHash,
+  };
+}
+
+// 1 for the bytes that read differently as latin1 than as JSON string content: '\' and non-ASCII.
+const NOT_PLAIN = new Uint8Array(256);
+NOT_PLAIN[0x5c] = 1;
+NOT_PLAIN.fill(1, 0x80);
+
+/**
+ * Is [start, end) a string token with `length` characters, none escaped and none non-ASCII? Then
+ * its latin1 decoding is its value. (Any value compares as the slow path's would: a link check
+ * only needs the exact string, not hex.)
+ */
+function isPlainAsciiString(b: Uint8Array, start: number, end: number, length: number): boolean {
+  if (end - start !== length + 2 || b[start] !== 0x22) return false;
+  let bad = 0;
+  for (let i = start + 1; i < end - 1; i++) bad |= NOT_PLAIN[b[i]!]!;
+  return bad === 0;
 }
 
 /** A plain positive integer of at most 15 digits, else -1 (the slow path reports the details). */
@@ -329,12 +366,4 @@ function parseSequence(b: Uint8Array, start: number, end: number): number {
     n = n * 10 + d;
   }
   return n > 0 ? n : -1;
-}
-
-/** A string value of 64 lower-case hex digits, else null (the slow path reports the details). */
-function hexString(buf: Buffer, b: Uint8Array, start: number, end: number): string | null {
-  if (end - start !== 66 || b[start] !== 0x22) return null;
-  // A byte loop: several times cheaper here than a /^[0-9a-f]{64}$/ test on the decoded string.
-  for (let i = start + 1; i < end - 1; i++) if (!isHexLower(b[i]!)) return null;
-  return buf.toString("latin1", start + 1, end - 1);
 }

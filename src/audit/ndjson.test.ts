@@ -1,5 +1,5 @@
 import { createReadStream } from "node:fs";
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, open, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -18,7 +18,7 @@ import {
 import { canonicalJson, createChainVerifier, linkEvents, verifyEvents } from "./chain.js";
 import { GENESIS_HASH } from "./event.js";
 import { LineSplitter, LineTooLongError } from "./line-splitter.js";
-import { NdjsonSyntaxError, readNdjsonEvents, verifyNdjsonStream } from "./ndjson.js";
+import { NdjsonSyntaxError, readNdjsonEvents, verifyNdjsonFile, verifyNdjsonStream } from "./ndjson.js";
 import { feedNdjsonParallel, resolveWorkerEntry } from "./parallel.js";
 import { mergeSegmentReport, verifySegment } from "./segment.js";
 
@@ -261,6 +261,17 @@ describe("verifyNdjsonStream with worker threads", () => {
       const verifier = createChainVerifier();
       await feedNdjsonParallel(createReadStream(file), verifier, entry, 2, { waitForWorkers: true });
       expect(verifier.result()).toEqual(inThread);
+      // Straight from the file into the slices, as the CLI reads it.
+      expect(await verifyNdjsonFile(file, { workers: 2 })).toEqual(inThread);
+      expect(await verifyNdjsonFile(file)).toEqual(inThread);
+      const fromFile = createChainVerifier();
+      const handle = await open(file, "r");
+      try {
+        await feedNdjsonParallel(handle, fromFile, entry, 2, { waitForWorkers: true });
+      } finally {
+        await handle.close();
+      }
+      expect(fromFile.result()).toEqual(inThread);
     }
     expect(await verifyNdjsonStream(createReadStream(tampered), { workers: 2 })).toEqual(
       expect.objectContaining({

@@ -5,6 +5,7 @@
  * sequential result. Memory stays bounded: at most `2 × workers` slices are in flight.
  */
 import { existsSync } from "node:fs";
+import type { FileHandle } from "node:fs/promises";
 import { createRequire } from "node:module";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { Worker } from "node:worker_threads";
@@ -155,6 +156,22 @@ class Slicer {
     return Buffer.allocUnsafeSlow(Math.max(size, SLICE_BYTES * 2));
   }
 
+  /**
+   * Reads up to a slice's worth of the file straight into the slice buffer (no intermediate
+   * chunk, no copy). Returns the number of bytes read, 0 at the end of the file.
+   */
+  async readFrom(file: FileHandle): Promise<number> {
+    const needed = this.length + SLICE_BYTES;
+    if (needed > this.buf.length) {
+      const grown = this.allocate(Math.max(needed, this.buf.length * 2));
+      this.buf.copy(grown, 0, 0, this.length);
+      this.buf = grown;
+    }
+    const { bytesRead } = await file.read(this.buf, this.length, SLICE_BYTES, null);
+    this.length += bytesRead;
+    return bytesRead;
+  }
+
   append(chunk: Buffer): void {
     const needed = this.length + chunk.length;
     if (needed > this.buf.length) {
@@ -187,12 +204,24 @@ class Slicer {
   }
 }
 
+/** Fills the slicer from a stream (copying its chunks) or a file (read in place); one step per read. */
+async function* fill(source: AsyncIterable<unknown> | FileHandle, slicer: Slicer): AsyncGenerator<void> {
+  if (Symbol.asyncIterator in source) {
+    for await (const chunk of source) {
+      slicer.append(toBuffer(chunk));
+      yield;
+    }
+    return;
+  }
+  while ((await slicer.readFrom(source)) > 0) yield;
+}
+
 /**
  * Same contract as `feedNdjson`, with `workers` threads doing the hashing. Stops reading at the
- * chain's first failure. Throws on stream or worker errors.
+ * chain's first failure. Throws on stream, file or worker errors.
  */
 export async function feedNdjsonParallel(
-  source: AsyncIterable<unknown>,
+  source: AsyncIterable<unknown> | FileHandle,
   verifier: ChainVerifier,
   entry: WorkerEntry,
   workers: number,
@@ -217,8 +246,7 @@ export async function feedNdjsonParallel(
     inFlight.push(report);
   };
   try {
-    for await (const chunk of source) {
-      slicer.append(toBuffer(chunk));
+    for await (const _ of fill(source, slicer)) {
       if (slicer.pending < SLICE_BYTES) continue;
       const slice = slicer.take(false);
       if (!slice) {

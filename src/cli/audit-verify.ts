@@ -2,12 +2,11 @@
  * `verdict audit verify <file.ndjson>`: offline verification of an audit export with the same
  * chain code the service uses. Exit codes: 0 valid, 1 invalid, 2 usage or I/O error.
  */
-import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { createChainVerifier } from "../audit/chain.js";
 import { GENESIS_HASH } from "../audit/event.js";
-import { feedNdjson } from "../audit/ndjson.js";
+import { feedNdjsonFile } from "../audit/ndjson.js";
 
 export interface CliIo {
   stdout: (s: string) => void;
@@ -38,7 +37,7 @@ export async function auditVerifyCommand(filePath: string, io: CliIo): Promise<n
   const verifier = createChainVerifier();
   const workers = size >= PARALLEL_FROM_BYTES ? availableParallelism() : 0;
   try {
-    await feedNdjson(createReadStream(filePath, { highWaterMark: 1024 * 1024 }), verifier, { workers });
+    await feedNdjsonFile(filePath, verifier, { workers });
   } catch (err) {
     io.stderr(`verdict audit verify: cannot read ${filePath}: ${describeError(err)}`);
     return 2;
