@@ -6,6 +6,7 @@
  * that only parses the body (the ceiling). Prints the server's CPU time per request too.
  *
  *   npm run bench -- http-load          (BENCH_DATABASE_URL, BENCH_SECONDS to override)
+ *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- http-load   (V8 CPU profile of the server)
  */
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -158,7 +159,8 @@ function processCpuSeconds(pid: number | undefined): number {
 async function main(): Promise<void> {
   const scratch = await createScratchDatabase(ADMIN_URL);
   const port = await freePort();
-  const server = spawnNode(["dist/main.js"], {
+  const profile = process.env.BENCH_PROFILE_DIR;
+  const server = spawnNode([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "dist/main.js"], {
     DATABASE_URL: scratch.url,
     API_KEY,
     PORT: String(port),
