@@ -160,14 +160,17 @@ async function main(): Promise<void> {
   const scratch = await createScratchDatabase(ADMIN_URL);
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE_DIR;
-  const server = spawnNode([...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "dist/main.js"], {
-    DATABASE_URL: scratch.url,
-    API_KEY,
-    PORT: String(port),
-    HOST: "127.0.0.1",
-    LOG_LEVEL: "warn",
-    NODE_ENV: "production",
-  });
+  const server = spawnNode(
+    [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "dist/main.js"],
+    {
+      DATABASE_URL: scratch.url,
+      API_KEY,
+      PORT: String(port),
+      HOST: "127.0.0.1",
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+    },
+  );
   const barePort = await freePort();
   const bare = spawnNode(["--import", "tsx", "bench/bare-server.ts", String(barePort)], {
     NODE_ENV: "production",

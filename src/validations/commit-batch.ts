@@ -54,6 +54,7 @@ export async function runValidationBatch(
   tenantId: string,
   jobs: Job[],
   defaultDecision: "ALLOW" | "DENY",
+  release: () => void = () => {},
 ): Promise<ValidationOutcome[]> {
   const db = jobs[jobs.length - 1]!.db;
   return db.transaction(async (tx) => {
@@ -71,11 +72,13 @@ export async function runValidationBatch(
         });
       }
     }
-    // Phase 1, one pipelined round trip: stored answers, locked counters, locked chain head.
-    const [stored, usage, head] = await Promise.all([
+    // Phase 1, one pipelined round trip: the chain head lock first, so the stored answers and the
+    // counters are read after the tenant's previous commit (each statement takes a fresh snapshot;
+    // the next batch may already be waiting here while the previous one commits).
+    const [head, stored, usage] = await Promise.all([
+      lockChainHead(tx, tenantId),
       findAnswers(tx, tenantId, [...new Set(jobs.map((j) => j.request.requestId))]),
       lockCounters(tx, tenantId, [...refs.values()]),
-      lockChainHead(tx, tenantId),
     ]);
     const firstIndex = new Map<string, number>();
     const fresh: number[] = [];
@@ -189,7 +192,9 @@ export async function runValidationBatch(
         createdAt: now,
       };
     });
-    // Phase 2, one pipelined round trip: counters (guarded), audit events + head, records.
+    // Phase 2, one pipelined round trip: counters (guarded), audit events + head, records. The
+    // next batch may start now: its phase 1 waits on the head lock until this one commits.
+    release();
     await Promise.all([
       addToCounters(tx, tenantId, [...deltas.values()]),
       writeSealedEvents(tx, tenantId, events),

@@ -18,8 +18,14 @@ interface Pending<J, R> {
 
 export interface CommitQueueOptions<J, R> {
   maxBatch: number;
-  /** Runs one batch in one transaction; returns one result per job, in order. */
-  runBatch: (key: string, jobs: J[]) => Promise<R[]>;
+  /**
+   * Runs one batch in one transaction; returns one result per job, in order. It may call
+   * `release` once the batch holds everything it needs from the database (it still has to write
+   * and commit): the next batch of the key then starts, so that its round trips overlap this
+   * commit. `runBatch` must make that safe; the validation batch waits for the chain head lock
+   * before it reads anything.
+   */
+  runBatch: (key: string, jobs: J[], release: () => void) => Promise<R[]>;
   /** Errors worth retrying the same batch for (deadlock, serialization, unique race). */
   isRetryable: (err: unknown) => boolean;
   /**
@@ -34,21 +40,22 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
   const queues = new Map<string, { pending: Pending<J, R>[]; running: boolean }>();
   const idleWaiters: (() => void)[] = [];
 
-  async function runWithRetry(key: string, jobs: J[]): Promise<R[]> {
+  async function runWithRetry(key: string, jobs: J[], release: () => void): Promise<R[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await opts.runBatch(key, jobs);
+        return await opts.runBatch(key, jobs, release);
       } catch (err) {
         if (attempt >= opts.maxRetries || !opts.isRetryable(err)) throw err;
       }
     }
   }
 
-  async function runBatch(key: string, batch: Pending<J, R>[]): Promise<void> {
+  async function runBatch(key: string, batch: Pending<J, R>[], release: () => void): Promise<void> {
     try {
       const results = await runWithRetry(
         key,
         batch.map((p) => p.job),
+        release,
       );
       for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
     } catch (err) {
@@ -59,7 +66,7 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
       // One bad job must not fail its neighbours: retry each alone, so only the culprit fails.
       for (const p of batch) {
         try {
-          const [result] = await runWithRetry(key, [p.job]);
+          const [result] = await runWithRetry(key, [p.job], release);
           p.resolve(result as R);
         } catch (single) {
           p.reject(single);
@@ -73,9 +80,23 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
     if (!q || q.running) return;
     q.running = true;
     try {
-      while (q.pending.length > 0) {
-        const batch = q.pending.splice(0, opts.maxBatch);
-        await runBatch(key, batch);
+      // At most two batches of a key in flight: one committing, the next one starting.
+      let previous: Promise<void> = Promise.resolve();
+      for (;;) {
+        while (q.pending.length > 0) {
+          const batch = q.pending.splice(0, opts.maxBatch);
+          let release: () => void = () => {};
+          const released = new Promise<void>((resolve) => {
+            release = resolve;
+          });
+          const done = runBatch(key, batch, release).finally(release);
+          await released;
+          await previous;
+          previous = done;
+        }
+        await previous;
+        // Jobs that arrived while the last batch committed.
+        if (q.pending.length === 0) break;
       }
     } finally {
       q.running = false;

@@ -47,7 +47,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
 
   const queue: CommitQueue<Job, ValidationOutcome> = createCommitQueue({
     maxBatch: deps.maxBatch ?? 256,
-    runBatch: (tenantId, jobs) => runValidationBatch(tenantId, jobs, defaultDecision),
+    runBatch: (tenantId, jobs, release) => runValidationBatch(tenantId, jobs, defaultDecision, release),
     isRetryable: (err) => isRetryable(err) || isUniqueViolation(err),
     isJobSpecific: isSqlError,
     maxRetries: 3,

@@ -14,17 +14,21 @@ export interface StoredAnswer {
 }
 
 /** Answers already stored for these request ids (the idempotency check of a batch). */
+const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
+
 export async function findAnswers(
   db: DbOrTx,
   tenantId: string,
   requestIds: string[],
 ): Promise<Map<string, StoredAnswer>> {
   if (requestIds.length === 0) return new Map();
+  // Sent as one uuid[] literal (an index scan with = any); only uuids may be spliced into it.
+  if (!requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
   const rows = await queryRows<{ request_id: string; request_hash: string; response: string }>(
     db,
     sql`select request_id, request_hash, response from transaction_validations
         where tenant_id = ${tenantId}
-          and request_id in (select value::uuid from jsonb_array_elements_text(${JSON.stringify(requestIds)}::jsonb))`,
+          and request_id = any(${`{${requestIds.join(",")}}`}::uuid[])`,
   );
   return new Map(rows.map((r) => [r.request_id, { requestHash: r.request_hash, response: r.response }]));
 }
