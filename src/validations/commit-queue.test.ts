@@ -1,78 +1,100 @@
 import { describe, expect, it } from "vitest";
-import { createCommitQueue } from "./commit-queue.js";
+import { createCommitQueue, type Handoff } from "./commit-queue.js";
 
-/** A batch runner whose batches the test releases and finishes by hand. */
+/**
+ * A batch runner driven by hand: a batch is "started" when the queue calls it (it may decide
+ * then), "active" once its turn has come (it would hold a transaction), and the test releases
+ * and finishes it.
+ */
 function manualRunner() {
-  const batches: { jobs: number[]; release: () => void; finish: () => void }[] = [];
-  let inFlight = 0;
-  let maxInFlight = 0;
-  const runBatch = (_key: string, jobs: number[], release: () => void) =>
-    new Promise<number[]>((resolve) => {
-      inFlight++;
-      maxInFlight = Math.max(maxInFlight, inFlight);
-      batches.push({
-        jobs,
-        release,
-        finish: () => {
-          inFlight--;
-          resolve(jobs.map((j) => j * 10));
-        },
-      });
+  const batches: {
+    jobs: number[];
+    assumed: string | null;
+    active: boolean;
+    release: () => void;
+    finish: () => void;
+  }[] = [];
+  let active = 0;
+  let maxActive = 0;
+  const runBatch = async (_key: string, jobs: number[], handoff: Handoff<string>) => {
+    let finish: () => void = () => {};
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
     });
-  return { batches, runBatch, maxInFlight: () => maxInFlight };
+    const batch = {
+      jobs,
+      assumed: handoff.assumed,
+      active: false,
+      release: () => handoff.release(`tail of ${jobs.join(",")}`),
+      finish,
+    };
+    batches.push(batch);
+    await handoff.turn;
+    batch.active = true;
+    active++;
+    maxActive = Math.max(maxActive, active);
+    await finished;
+    active--;
+    return jobs.map((j) => j * 10);
+  };
+  return { batches, runBatch, maxActive: () => maxActive };
 }
 
-const tick = () => new Promise((r) => setTimeout(r, 0));
+const settle = () => new Promise((r) => setTimeout(r, 0));
+
+function queueOf(runner: ReturnType<typeof manualRunner>, maxBatch: number) {
+  return createCommitQueue<number, number, string>({
+    maxBatch,
+    runBatch: runner.runBatch,
+    isRetryable: () => false,
+    isJobSpecific: () => false,
+    maxRetries: 0,
+  });
+}
 
 describe("commit queue", () => {
-  it("starts the next batch when the running one releases, never more than two at once", async () => {
+  it("starts the next batch when the running one releases; its turn comes when that one finishes", async () => {
     const runner = manualRunner();
-    const queue = createCommitQueue<number, number>({
-      maxBatch: 2,
-      runBatch: runner.runBatch,
-      isRetryable: () => false,
-      isJobSpecific: () => false,
-      maxRetries: 0,
-    });
+    const queue = queueOf(runner, 2);
     // The first job starts a batch on its own at once; the rest queue behind it.
     const results = [1, 2, 3, 4, 5, 6].map((j) => queue.submit("t", j));
-    await tick();
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1]]);
     runner.batches[0]!.release();
-    await tick();
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1], [2, 3]]);
-    // The second batch releases too, but the first has not finished: no third batch yet.
-    runner.batches[1]!.release();
-    await tick();
-    expect(runner.batches).toHaveLength(2);
+    expect(runner.batches[1]!.assumed).toBe("tail of 1");
+    expect(runner.batches[1]!.active).toBe(false);
+    // No third batch until the second has released, which it can only do in its turn.
     runner.batches[0]!.finish();
-    await tick();
+    await settle();
+    expect(runner.batches[1]!.active).toBe(true);
+    expect(runner.batches).toHaveLength(2);
+    runner.batches[1]!.release();
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1], [2, 3], [4, 5]]);
+    expect(runner.batches[2]!.assumed).toBe("tail of 2,3");
     runner.batches[1]!.finish();
-    runner.batches[2]!.finish();
-    await tick();
+    await settle();
+    runner.batches[2]!.finish(); // finishes without releasing: the next batch assumes nothing
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1], [2, 3], [4, 5], [6]]);
+    expect(runner.batches[3]!.assumed).toBeNull();
     runner.batches[3]!.finish();
     expect(await Promise.all(results)).toEqual([10, 20, 30, 40, 50, 60]);
-    expect(runner.maxInFlight()).toBe(2);
+    expect(runner.maxActive()).toBe(1);
   });
 
   it("runs the next batch after the last one finished even if it never released", async () => {
     const runner = manualRunner();
-    const queue = createCommitQueue<number, number>({
-      maxBatch: 10,
-      runBatch: runner.runBatch,
-      isRetryable: () => false,
-      isJobSpecific: () => false,
-      maxRetries: 0,
-    });
+    const queue = queueOf(runner, 10);
     const first = queue.submit("t", 1);
-    await tick();
+    await settle();
     const second = queue.submit("t", 2);
-    await tick();
+    await settle();
     expect(runner.batches).toHaveLength(1);
     runner.batches[0]!.finish();
-    await tick();
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1], [2]]);
     runner.batches[1]!.finish();
     expect(await Promise.all([first, second])).toEqual([10, 20]);
@@ -80,22 +102,16 @@ describe("commit queue", () => {
 
   it("loses no job that arrives while the last batch commits", async () => {
     const runner = manualRunner();
-    const queue = createCommitQueue<number, number>({
-      maxBatch: 10,
-      runBatch: runner.runBatch,
-      isRetryable: () => false,
-      isJobSpecific: () => false,
-      maxRetries: 0,
-    });
+    const queue = queueOf(runner, 10);
     const first = queue.submit("t", 1);
-    await tick();
+    await settle();
     runner.batches[0]!.release();
-    await tick();
+    await settle();
     // Released with nothing pending: the pump now waits for the batch to finish.
     const late = queue.submit("t", 2);
-    await tick();
+    await settle();
     runner.batches[0]!.finish();
-    await tick();
+    await settle();
     expect(runner.batches.map((b) => b.jobs)).toEqual([[1], [2]]);
     runner.batches[1]!.finish();
     expect(await Promise.all([first, late])).toEqual([10, 20]);
@@ -104,17 +120,14 @@ describe("commit queue", () => {
 
   it("keeps keys independent", async () => {
     const runner = manualRunner();
-    const queue = createCommitQueue<number, number>({
-      maxBatch: 10,
-      runBatch: runner.runBatch,
-      isRetryable: () => false,
-      isJobSpecific: () => false,
-      maxRetries: 0,
-    });
+    const queue = queueOf(runner, 10);
     const a = queue.submit("a", 1);
     const b = queue.submit("b", 2);
-    await tick();
-    expect(runner.batches.map((x) => x.jobs)).toEqual([[1], [2]]);
+    await settle();
+    expect(runner.batches.map((x) => [x.jobs, x.active])).toEqual([
+      [[1], true],
+      [[2], true],
+    ]);
     for (const batch of runner.batches) batch.finish();
     expect(await Promise.all([a, b])).toEqual([10, 20]);
   });

@@ -16,16 +16,26 @@ interface Pending<J, R> {
   reject: (err: unknown) => void;
 }
 
-export interface CommitQueueOptions<J, R> {
+/** Passed from one batch of a key to the next (see `runBatch`). */
+export interface Handoff<T> {
+  /** What the previous batch released (null if it failed before releasing). */
+  assumed: T | null;
+  /** Settles when the previous batch has finished: committed, rolled back or failed. */
+  turn: Promise<void>;
+  /** Lets the next batch start, handing it `tail`. */
+  release: (tail: T) => void;
+}
+
+export interface CommitQueueOptions<J, R, T = unknown> {
   maxBatch: number;
   /**
    * Runs one batch in one transaction; returns one result per job, in order. It may call
-   * `release` once the batch holds everything it needs from the database (it still has to write
-   * and commit): the next batch of the key then starts, so that its round trips overlap this
-   * commit. `runBatch` must make that safe; the validation batch waits for the chain head lock
-   * before it reads anything.
+   * `handoff.release` once it has sent its writes (it still has to commit): the next batch of the
+   * key then starts, with what was released as its `assumed`, and may work on that while this one
+   * commits. It must not touch the database before `handoff.turn`, and must check that what it
+   * assumed is what it then finds: the previous batch may still fail.
    */
-  runBatch: (key: string, jobs: J[], release: () => void) => Promise<R[]>;
+  runBatch: (key: string, jobs: J[], handoff: Handoff<T>) => Promise<R[]>;
   /** Errors worth retrying the same batch for (deadlock, serialization, unique race). */
   isRetryable: (err: unknown) => boolean;
   /**
@@ -36,26 +46,27 @@ export interface CommitQueueOptions<J, R> {
   maxRetries: number;
 }
 
-export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQueue<J, R> {
+export function createCommitQueue<J, R, T = unknown>(opts: CommitQueueOptions<J, R, T>): CommitQueue<J, R> {
   const queues = new Map<string, { pending: Pending<J, R>[]; running: boolean }>();
   const idleWaiters: (() => void)[] = [];
 
-  async function runWithRetry(key: string, jobs: J[], release: () => void): Promise<R[]> {
+  async function runWithRetry(key: string, jobs: J[], handoff: Handoff<T>): Promise<R[]> {
     for (let attempt = 0; ; attempt++) {
       try {
-        return await opts.runBatch(key, jobs, release);
+        // A retry cannot trust the previous batch's tail: its own first attempt may be what failed.
+        return await opts.runBatch(key, jobs, attempt === 0 ? handoff : { ...handoff, assumed: null });
       } catch (err) {
         if (attempt >= opts.maxRetries || !opts.isRetryable(err)) throw err;
       }
     }
   }
 
-  async function runBatch(key: string, batch: Pending<J, R>[], release: () => void): Promise<void> {
+  async function runBatch(key: string, batch: Pending<J, R>[], handoff: Handoff<T>): Promise<void> {
     try {
       const results = await runWithRetry(
         key,
         batch.map((p) => p.job),
-        release,
+        handoff,
       );
       for (const [i, p] of batch.entries()) p.resolve(results[i] as R);
     } catch (err) {
@@ -66,7 +77,7 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
       // One bad job must not fail its neighbours: retry each alone, so only the culprit fails.
       for (const p of batch) {
         try {
-          const [result] = await runWithRetry(key, [p.job], release);
+          const [result] = await runWithRetry(key, [p.job], { ...handoff, assumed: null });
           p.resolve(result as R);
         } catch (single) {
           p.reject(single);
@@ -80,19 +91,24 @@ export function createCommitQueue<J, R>(opts: CommitQueueOptions<J, R>): CommitQ
     if (!q || q.running) return;
     q.running = true;
     try {
-      // At most two batches of a key in flight: one committing, the next one starting.
+      // At most two batches of a key in flight: one writing and committing, the next one
+      // deciding against what the first released, then waiting for its turn.
       let previous: Promise<void> = Promise.resolve();
+      let tail: T | null = null;
       for (;;) {
         while (q.pending.length > 0) {
           const batch = q.pending.splice(0, opts.maxBatch);
-          let release: () => void = () => {};
-          const released = new Promise<void>((resolve) => {
+          let release: (value: T | null) => void = () => {};
+          const released = new Promise<T | null>((resolve) => {
             release = resolve;
           });
-          const done = runBatch(key, batch, release).finally(release);
-          await released;
-          await previous;
-          previous = done;
+          const running = runBatch(key, batch, { assumed: tail, turn: previous, release }).finally(() =>
+            release(null),
+          );
+          tail = await released;
+          previous = running;
+          // Let the released batch's writes reach its socket before the next one decides on this thread.
+          await new Promise<void>((resolve) => setImmediate(resolve));
         }
         await previous;
         // Jobs that arrived while the last batch committed.

@@ -9,6 +9,7 @@ import { AppError } from "../errors.js";
 import { applicableLimits } from "../limits/applicability.js";
 import type { Metrics } from "../observability/metrics.js";
 import type { TenantContext } from "../tenancy/tenant-context.js";
+import type { BatchTail } from "./batch-state.js";
 import { type Job, runValidationBatch, type ValidationOutcome } from "./commit-batch.js";
 import { type CommitQueue, createCommitQueue } from "./commit-queue.js";
 import {
@@ -45,9 +46,9 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
   const { config, logger, metrics, catalogs } = deps;
   const defaultDecision = config.decision.defaultWhenNoMatch;
 
-  const queue: CommitQueue<Job, ValidationOutcome> = createCommitQueue({
+  const queue: CommitQueue<Job, ValidationOutcome> = createCommitQueue<Job, ValidationOutcome, BatchTail>({
     maxBatch: deps.maxBatch ?? 256,
-    runBatch: (tenantId, jobs, release) => runValidationBatch(tenantId, jobs, defaultDecision, release),
+    runBatch: (tenantId, jobs, handoff) => runValidationBatch(tenantId, jobs, defaultDecision, handoff),
     isRetryable: (err) => isRetryable(err) || isUniqueViolation(err),
     isJobSpecific: isSqlError,
     maxRetries: 3,

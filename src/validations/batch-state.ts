@@ -1,0 +1,65 @@
+/**
+ * The state a validation batch decides against, and how a batch may decide against its
+ * predecessor's results before its own locks are granted (see `runValidationBatch`).
+ */
+import type { ChainHeadRow } from "../audit/audit.store.js";
+import { compareAmounts } from "../money/money.js";
+import type { StoredAnswer } from "./validations.store.js";
+
+/**
+ * What a batch leaves behind for the next one of its tenant: the chain head after its events, the
+ * counters it locked as it leaves them, and its request ids. The next batch decides against this
+ * while the batch commits, and keeps that work only if the state it then locks is the same.
+ */
+export interface BatchTail {
+  head: ChainHeadRow;
+  usage: ReadonlyMap<string, string>;
+  requestIds: ReadonlySet<string>;
+}
+
+/** How a batch meets its neighbours in the commit queue (see `Handoff` there). */
+export interface BatchHandoff {
+  /** The previous batch's tail (null if it failed before releasing one). */
+  assumed: BatchTail | null;
+  /** Settles when the previous batch has finished. */
+  turn: Promise<void>;
+  /** Called once this batch has sent its writes (before it commits), with its tail. */
+  release: (tail: BatchTail) => void;
+}
+
+export interface LockedState {
+  head: ChainHeadRow;
+  stored: ReadonlyMap<string, StoredAnswer>;
+  usage: ReadonlyMap<string, string>;
+}
+
+/** The jobs' facts this module needs: their request ids and counter keys. */
+export interface BatchKeys {
+  requestIds: readonly string[];
+  counterKeys: readonly string[];
+}
+
+/**
+ * The previous batch's tail, as the state to decide against before the locks are granted; null
+ * when it cannot stand for the locked state (a counter it did not lock, a request id it held).
+ */
+export function assumedState(assumed: BatchTail | null, keys: BatchKeys): LockedState | null {
+  if (!assumed) return null;
+  for (const key of keys.counterKeys) if (!assumed.usage.has(key)) return null;
+  for (const id of keys.requestIds) if (assumed.requestIds.has(id)) return null;
+  return { head: assumed.head, stored: new Map(), usage: assumed.usage };
+}
+
+/** Is the locked state the one a plan was made against (amounts compared as numbers)? */
+export function sameState(
+  planned: LockedState,
+  locked: LockedState,
+  counterKeys: readonly string[],
+): boolean {
+  if (locked.head.sequence !== planned.head.sequence || locked.head.hash !== planned.head.hash) return false;
+  if (locked.stored.size !== planned.stored.size) return false;
+  for (const key of counterKeys) {
+    if (compareAmounts(locked.usage.get(key) ?? "0", planned.usage.get(key) ?? "0") !== 0) return false;
+  }
+  return true;
+}
