@@ -1,6 +1,8 @@
+import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import type { LimitForEval, LimitTransaction } from "./applicability.js";
-import { applicableLimits } from "./applicability.js";
+import { applicableLimits, currentPeriod } from "./applicability.js";
+import { periodFor } from "./period.js";
 
 const ACCOUNT = "0195f0a0-0000-7000-8000-000000000001";
 const OTHER_ACCOUNT = "0195f0a0-0000-7000-8000-000000000002";
@@ -118,5 +120,41 @@ describe("applicableLimits", () => {
   it("returns nothing when nothing applies", () => {
     expect(applicableLimits(tx, [], NOON)).toEqual([]);
     expect(applicableLimits({ ...tx, currency: "USD" }, [limit({ limitId: "brl" })], NOON)).toEqual([]);
+  });
+});
+
+describe("currentPeriod", () => {
+  it("answers exactly what periodFor answers, for any instants asked in any order", () => {
+    const zones = ["UTC", "America/Sao_Paulo", "Europe/London", "Australia/Lord_Howe", "Asia/Kathmandu"];
+    const instant = fc
+      .integer({ min: Date.UTC(2025, 0, 1), max: Date.UTC(2027, 0, 1) })
+      .map((ms) => new Date(ms));
+    fc.assert(
+      fc.property(
+        fc.constantFrom<LimitForEval["limitType"]>("DAILY", "WEEKLY", "MONTHLY", "PER_TRANSACTION", "CUSTOM"),
+        fc.constantFrom(...zones),
+        // Instants close together (across midnights and DST changes) and far apart.
+        fc.array(fc.oneof(instant, fc.integer({ min: -3 * 3_600_000, max: 3 * 3_600_000 })), {
+          minLength: 1,
+          maxLength: 30,
+        }),
+        (limitType, timezone, steps) => {
+          const l = limit({
+            limitId: "l",
+            limitType,
+            timezone,
+            ...(limitType === "CUSTOM"
+              ? { customStartDate: "2026-01-01T00:00:00.000Z", customEndDate: "2026-02-01T00:00:00.000Z" }
+              : {}),
+          });
+          let now = new Date(Date.UTC(2026, 2, 29, 0, 30));
+          for (const step of steps) {
+            now = step instanceof Date ? step : new Date(now.getTime() + step);
+            expect(currentPeriod(l, now)).toEqual(periodFor(l, now));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

@@ -93,13 +93,35 @@ export function applicableLimits(
       scopeIndex,
       scopeKey: scopeKey(limit.scopes[scopeIndex]),
       scopeDescription: describe(limit),
-      period: periodFor(limit, now),
+      period: currentPeriod(limit, now),
       skipped: skipReason !== undefined,
     };
     if (skipReason !== undefined) applicable.skipReason = skipReason;
     out.push(applicable);
   }
   return out;
+}
+
+// The period each limit was last asked for. Limits are catalog objects, replaced on every change.
+const periods = new WeakMap<LimitForEval, Period | null>();
+
+/**
+ * `periodFor`, computed once per limit and period: a cached period is the answer for as long as
+ * it contains `now`, because a limit's periods partition time (CUSTOM's does not depend on `now`).
+ */
+export function currentPeriod(limit: LimitForEval, now: Date): Period | null {
+  const cached = periods.get(limit);
+  if (cached === null) return null;
+  const t = now.getTime();
+  if (
+    cached &&
+    (limit.limitType === "CUSTOM" || (cached.start.getTime() <= t && t < cached.resetAt.getTime()))
+  ) {
+    return cached;
+  }
+  const period = periodFor(limit, now);
+  periods.set(limit, period);
+  return period;
 }
 
 function skipReasonFor(limit: LimitForEval, now: Date): SkipReason | undefined {
