@@ -120,17 +120,31 @@ describe.runIf(!!testDatabaseUrl)("leak test: 30 tenants, 8 pools, 20 clients ea
     const samples: { conns: number; bound: number; pools: number }[] = [];
     let sampling = true;
     const sampling$ = (async () => {
+      // Pools count from when a rotation opens and pings them (before they are swapped in). A pool
+      // or a provisioning that ended since the last sample may still have backends listed:
+      // PostgreSQL drops a backend from pg_stat_activity only once that process has exited. So both
+      // count for one more sample.
+      let livePreviously = 0;
+      let provisioningPreviously = 0;
       while (sampling) {
         const before = t.tenants.registry.stats();
+        const provisioningBefore = t.tenants.provisioner.active;
         const [row] = await sampler<{ n: number }[]>`
             select count(*)::int as n from pg_stat_activity where datname like ${`${prefix}%`}`;
         const after = t.tenants.registry.stats();
-        const live = Math.max(before.pools + before.draining, after.pools + after.draining);
+        const live = Math.max(
+          before.pools + before.draining + before.opening,
+          after.pools + after.draining + after.opening,
+        );
+        const provisioning = Math.max(provisioningBefore, t.tenants.provisioner.active);
         samples.push({
           conns: row?.n ?? 0,
-          bound: live * PER_POOL,
+          bound:
+            Math.max(live, livePreviously) * PER_POOL + Math.max(provisioning, provisioningPreviously) * 2,
           pools: Math.max(before.pools, after.pools),
         });
+        livePreviously = live;
+        provisioningPreviously = provisioning;
         await sleep(SAMPLE_MS);
       }
     })();

@@ -526,6 +526,26 @@ describe("pool registry", () => {
     expect(reg.stats()).toMatchObject({ pools: 1, replaced: 1 });
   });
 
+  it("counts a replacement pool as opening while it is pinged, before it is swapped in", async () => {
+    const { factory } = fakePools();
+    let answer: () => void = () => {};
+    const slow = (c: TenantConfig): TenantPool => {
+      const p = factory(c);
+      return c.db.password === "rotated"
+        ? { ...p, ping: () => new Promise<void>((resolve) => (answer = resolve)) }
+        : p;
+    };
+    const reg = createPoolRegistry({ maxPools: 5, idleTimeoutMs: 1000, factory: slow });
+    reg.acquire(config("t")).release();
+    const replacing = reg.replace(config("t", { password: "rotated" }));
+    await tick();
+    expect(reg.stats()).toMatchObject({ pools: 1, opening: 1 });
+    answer();
+    await replacing;
+    expect(reg.stats()).toMatchObject({ pools: 1, opening: 0, replaced: 1 });
+    await reg.close();
+  });
+
   it("keeps the old pool when the replacement cannot connect", async () => {
     const { made, factory } = fakePools();
     const failing = (c: TenantConfig): TenantPool => {

@@ -31,6 +31,8 @@ export interface RegistryStats {
   inFlight: number;
   /** Retired pools still waiting for their leases or for `end()`. */
   draining: number;
+  /** Pools being opened and pinged for a changed configuration, not yet swapped in. */
+  opening: number;
   /** Tenants with a live pool. */
   tenants: string[];
   created: number;
@@ -106,6 +108,7 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
   const drainTimeoutMs = opts.drainTimeoutMs ?? 60_000;
   const live = new Map<string, Entry>();
   const draining = new Set<Entry>();
+  let opening = 0;
   const counters = { created: 0, evicted: 0, replaced: 0, removed: 0, peakPools: 0 };
 
   function create(config: TenantConfig, pool = opts.factory(config)): Entry {
@@ -227,21 +230,26 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
         return;
       }
       const pool = opts.factory(config);
+      opening++;
       try {
-        await pool.ping();
-      } catch (err) {
-        await pool.end(0).catch(() => {});
-        throw err;
+        try {
+          await pool.ping();
+        } catch (err) {
+          await pool.end(0).catch(() => {});
+          throw err;
+        }
+        // A request may have swapped in an even newer configuration while we were pinging.
+        const latest = live.get(config.tenantId);
+        if (latest !== current) {
+          await pool.end(0).catch(() => {});
+          return;
+        }
+        counters.replaced++;
+        void retire(current, "configuration changed");
+        create(config, pool);
+      } finally {
+        opening--;
       }
-      // A request may have swapped in an even newer configuration while we were pinging.
-      const latest = live.get(config.tenantId);
-      if (latest !== current) {
-        await pool.end(0).catch(() => {});
-        return;
-      }
-      counters.replaced++;
-      void retire(current, "configuration changed");
-      create(config, pool);
     },
 
     remove(tenantId, reason) {
@@ -271,7 +279,14 @@ export function createPoolRegistry(opts: PoolRegistryOptions): PoolRegistry {
       let inFlight = 0;
       for (const e of live.values()) inFlight += e.inFlight;
       for (const e of draining) inFlight += e.inFlight;
-      return { ...counters, pools: live.size, inFlight, draining: draining.size, tenants: [...live.keys()] };
+      return {
+        ...counters,
+        pools: live.size,
+        inFlight,
+        draining: draining.size,
+        opening,
+        tenants: [...live.keys()],
+      };
     },
 
     async close() {

@@ -23,6 +23,8 @@ export interface Provisioner {
   ensure(config: TenantConfig): Promise<void>;
   /** Provisions now (idempotent), even if this process did it before. */
   provision(config: TenantConfig): Promise<ProvisionResult>;
+  /** Provisionings running right now (each holds one or two connections outside any pool). */
+  readonly active: number;
 }
 
 export interface ProvisionerOptions {
@@ -88,6 +90,9 @@ export function createProvisioner(opts: ProvisionerOptions = {}): Provisioner {
 
   return {
     provision,
+    get active() {
+      return running;
+    },
     ensure(config) {
       const { host, port, database, schema: pgSchema } = config.db;
       const key = JSON.stringify([config.tenantId, host, port, database, pgSchema]);
