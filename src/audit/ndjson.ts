@@ -11,7 +11,7 @@ import {
 } from "./chain.js";
 import { parseLine, recordOfLine } from "./line-record.js";
 import { LineSplitter, LineTooLongError, toBuffer } from "./line-splitter.js";
-import { feedNdjsonParallel, resolveWorkerEntry } from "./parallel.js";
+import { feedNdjsonParallel, resolveWorkerEntry, type WorkerEntry } from "./parallel.js";
 
 export { NdjsonSyntaxError } from "./line-record.js";
 
@@ -48,6 +48,13 @@ export interface NdjsonReadOptions {
   workers?: number;
 }
 
+/** The workers asked for, if there are any and their entry can be loaded. */
+function workerPool(options: NdjsonReadOptions): { entry: WorkerEntry; workers: number } | null {
+  const workers = options.workers ?? 0;
+  const entry = workers > 0 ? resolveWorkerEntry() : null;
+  return entry ? { entry, workers } : null;
+}
+
 /**
  * Pushes every line of an export into `verifier`, and stops reading at the chain's first failure.
  * Lines already in canonical form are hashed straight from their bytes; any other line is parsed
@@ -61,9 +68,8 @@ export async function feedNdjson(
   verifier: ChainVerifier,
   options: NdjsonReadOptions = {},
 ): Promise<void> {
-  const workers = options.workers ?? 0;
-  const entry = workers > 0 ? resolveWorkerEntry() : null;
-  if (entry) return feedNdjsonParallel(source, verifier, entry, workers);
+  const parallel = workerPool(options);
+  if (parallel) return feedNdjsonParallel(source, verifier, parallel.entry, parallel.workers);
   const splitter = new LineSplitter((buf, start, end, lineNumber) => {
     return verifier.pushRecord(recordOfLine(buf, start, end, lineNumber)) === null;
   });
@@ -89,11 +95,10 @@ export async function feedNdjsonFile(
   verifier: ChainVerifier,
   options: NdjsonReadOptions = {},
 ): Promise<void> {
-  const workers = options.workers ?? 0;
-  const entry = workers > 0 ? resolveWorkerEntry() : null;
+  const parallel = workerPool(options);
   const file = await open(path, "r");
   try {
-    if (entry) return await feedNdjsonParallel(file, verifier, entry, workers);
+    if (parallel) return await feedNdjsonParallel(file, verifier, parallel.entry, parallel.workers);
     return await feedNdjson(
       file.createReadStream({ highWaterMark: 1024 * 1024, autoClose: false }),
       verifier,
