@@ -1,10 +1,10 @@
 import { Scalar } from "@scalar/hono-api-reference";
-import { bodyLimit } from "hono/body-limit";
 import { requestId } from "hono/request-id";
 import { routePath } from "hono/route";
 import type { Logger } from "pino";
 import type { Config } from "./config.js";
 import { AppError, errorCodes } from "./errors.js";
+import { limitBody } from "./http/body-limit.js";
 import type { CredentialVerifier } from "./http/credentials.js";
 import { guardJsonInput } from "./http/json-guard.js";
 import { problemResponse } from "./http/problem.js";
@@ -102,11 +102,8 @@ export function createApp(deps: AppDeps) {
 
   app.use(
     "/v1/*",
-    bodyLimit({
-      maxSize: BODY_LIMIT_BYTES,
-      onError: () => {
-        throw new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds ${BODY_LIMIT_BYTES / 1024} KB`);
-      },
+    limitBody(BODY_LIMIT_BYTES, () => {
+      throw new AppError("PAYLOAD_TOO_LARGE", `Request body exceeds ${BODY_LIMIT_BYTES / 1024} KB`);
     }),
   );
   app.use("/v1/*", async (c, next) => {

@@ -154,9 +154,15 @@ describe("bad input is a 4xx problem and changes nothing", () => {
     expect(body.errors?.map((e) => e.path)).toContain("scopes[0].accountId");
   });
 
-  it("a 101 KB body → 413", async () => {
+  it("a 101 KB body → 413, counted as it streams or judged by its Content-Length", async () => {
     const big = { ...validRule, description: "x".repeat(101 * 1024) };
     await problem(await t.request("POST", "/v1/rules", big), 413, "PAYLOAD_TOO_LARGE");
+    const text = JSON.stringify(big);
+    await problem(
+      await t.request("POST", "/v1/rules", text, { "Content-Length": String(Buffer.byteLength(text)) }),
+      413,
+      "PAYLOAD_TOO_LARGE",
+    );
   });
 
   it("a non-JSON content type → 415", async () => {
