@@ -94,6 +94,33 @@ async function eventsFor(app: TestApp, validationId: string) {
   ).auditEvents;
 }
 
+interface RaceResult {
+  status: number;
+  text: string;
+  amount: string | number;
+}
+
+/**
+ * One requestId raced with two bodies: exactly one 201; the same body replays it byte for byte
+ * (200), the other body is a 409 IDEMPOTENCY_CONFLICT. Returns the 201.
+ */
+function oneWinner(results: RaceResult[]): RaceResult {
+  const created = results.filter((r) => r.status === 201);
+  expect(created).toHaveLength(1);
+  const winner = created[0]!;
+  for (const r of results) {
+    if (r === winner) continue;
+    if (r.amount === winner.amount) {
+      expect(r.status).toBe(200);
+      expect(r.text).toBe(winner.text);
+    } else {
+      expect(r.status).toBe(409);
+      expect(JSON.parse(r.text)).toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
+    }
+  }
+  return winner;
+}
+
 function tx(accountId: string, amount: string | number, extra: Record<string, unknown> = {}) {
   return {
     requestId: randomUUID(),
@@ -272,19 +299,7 @@ describe("concurrent duplicates", () => {
         return { status: res.status, text: await res.text(), amount: body.amount };
       }),
     );
-    const created = results.filter((r) => r.status === 201);
-    expect(created).toHaveLength(1);
-    const winner = created[0]!;
-    for (const r of results) {
-      if (r === winner) continue;
-      if (r.amount === winner.amount) {
-        expect(r.status).toBe(200);
-        expect(r.text).toBe(winner.text);
-      } else {
-        expect(r.status).toBe(409);
-        expect(JSON.parse(r.text)).toMatchObject({ code: "IDEMPOTENCY_CONFLICT" });
-      }
-    }
+    const winner = oneWinner(results);
     const after = await state(t, acc, limitId);
     expect(after.validations).toHaveLength(1);
     expect(after.usage).toBe(winner.amount);
@@ -362,18 +377,7 @@ describe("concurrent duplicates", () => {
           return { status: res.status, text: await res.text(), amount: body.amount };
         }),
       );
-      const created = results.filter((r) => r.status === 201);
-      expect(created).toHaveLength(1);
-      const winner = created[0]!;
-      for (const r of results) {
-        if (r === winner) continue;
-        if (r.amount === winner.amount) {
-          expect(r.status).toBe(200);
-          expect(r.text).toBe(winner.text);
-        } else {
-          expect(r.status).toBe(409);
-        }
-      }
+      const winner = oneWinner(results);
       const after = await state(b, acc, limitId);
       expect(after.validations).toHaveLength(1);
       expect(await eventsFor(b, after.validations[0]!.validationId)).toHaveLength(1);
