@@ -2,23 +2,27 @@
  * HTTP load benchmark of POST /v1/validations against the built server on PostgreSQL: one
  * tenant, 50 active rules, 5 active limits (1-3 scopes each, as typical limits have; a limit's
  * `scope` description in every response and audit event grows with its scope count), every
- * validation audited. Fixed offered rates and saturation, then the same for a bare Hono endpoint
+ * validation audited. Fixed offered rates (open loop, see open-loop.ts) and saturation (autocannon,
+ * closed loop), then the same for a bare Hono endpoint
  * that only parses the body (the ceiling). Prints the server's CPU time per request too.
  *
  *   npm run bench -- http-load          (BENCH_DATABASE_URL, BENCH_SECONDS to override)
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- http-load   (V8 CPU profile of the server)
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import autocannon from "autocannon";
 import { createScratchDatabase } from "../test/harness.js";
 import { freePort } from "../test/server-process.js";
 import { machine, percentile, spawnNode, stop, waitFor } from "./lib.js";
+import { openLoop } from "./open-loop.js";
 
 const ADMIN_URL = process.env.BENCH_DATABASE_URL ?? "postgres://postgres@127.0.0.1:5432/postgres";
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const API_KEY = "bench-api-key-0123456789abcdef";
-const RATES = [500, 1000, 2000];
+const RATES = (process.env.BENCH_RATES ?? "500,1000,2000").split(",").map(Number);
+/** Also run autocannon's bursty `overallRate` at each rate (BENCH_AUTOCANNON_RATES=1), for comparison. */
+const AUTOCANNON_RATES = process.env.BENCH_AUTOCANNON_RATES === "1";
 
 const accounts = Array.from({ length: 1000 }, () => randomUUID());
 const segments = Array.from({ length: 10 }, () => randomUUID());
@@ -117,7 +121,32 @@ interface Row {
   errors: number;
 }
 
-async function load(target: string, url: string, rate: number | undefined): Promise<Row> {
+function summarise(
+  target: string,
+  offered: string,
+  throughput: number,
+  sorted: number[],
+  non2xx: number,
+  errors: number,
+): Row {
+  return {
+    target,
+    offered,
+    throughput: Math.round(throughput),
+    p50: percentile(sorted, 50),
+    p95: percentile(sorted, 95),
+    p99: percentile(sorted, 99),
+    p999: percentile(sorted, 99.9),
+    non2xx,
+    errors,
+  };
+}
+
+/**
+ * autocannon: closed loop at saturation; with `rate`, its `overallRate` (per-connection quotas
+ * sent back to back at the start of each second, see open-loop.ts), kept for comparison.
+ */
+async function closedLoop(target: string, url: string, rate: number | undefined): Promise<Row> {
   const latencies: number[] = [];
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
     const instance = autocannon(
@@ -135,25 +164,60 @@ async function load(target: string, url: string, rate: number | undefined): Prom
     instance.on("response", (_client, _status, _bytes, ms) => latencies.push(ms));
   });
   latencies.sort((a, b) => a - b);
-  return {
+  const offered = rate ? `${rate}/s (autocannon overallRate)` : "saturation";
+  return summarise(
     target,
-    offered: rate ? `${rate}/s` : "saturation",
-    throughput: Math.round(result.requests.total / result.duration),
-    p50: percentile(latencies, 50),
-    p95: percentile(latencies, 95),
-    p99: percentile(latencies, 99),
-    p999: percentile(latencies, 99.9),
-    non2xx: result.non2xx,
-    errors: result.errors,
-  };
+    offered,
+    result.requests.total / result.duration,
+    latencies,
+    result.non2xx,
+    result.errors,
+  );
 }
 
-let serverCpuPerRequestUs = Number.NaN;
+/** A fixed offered rate, open loop: arrivals evenly spaced, latency from each one's due time. */
+async function fixedRate(target: string, url: string, rate: number): Promise<Row> {
+  const result = await openLoop({
+    url: `${url}/v1/validations`,
+    rate,
+    seconds: SECONDS,
+    headers: { "content-type": "application/json", "x-api-key": API_KEY },
+    body: validationBody,
+  });
+  if (result.maxSendLagMs > 20) {
+    process.stderr.write(
+      `${target} ${rate}/s: the generator sent up to ${result.maxSendLagMs.toFixed(1)} ms late\n`,
+    );
+  }
+  return summarise(target, `${rate}/s`, result.throughput, result.latencies, result.non2xx, result.errors);
+}
+
+/** CPU microseconds per validation at saturation, by process. */
+let cpuPerRequestUs = { server: Number.NaN, postgres: Number.NaN, generator: Number.NaN };
 
 /** User + system CPU seconds of a process so far (Linux /proc). */
-function processCpuSeconds(pid: number | undefined): number {
+function processCpuSeconds(pid: number | string | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** CPU seconds of every PostgreSQL process (the backends serve the bench; the rest is noise). */
+function postgresCpuSeconds(): number {
+  let total = 0;
+  for (const pid of readdirSync("/proc").filter((d) => /^\d+$/.test(d))) {
+    try {
+      if (readFileSync(`/proc/${pid}/comm`, "utf8").trim() === "postgres") total += processCpuSeconds(pid);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  return total;
+}
+
+/** This process's CPU seconds: the load generator. */
+function selfCpuSeconds(): number {
+  const { user, system } = process.cpuUsage();
+  return (user + system) / 1e6;
 }
 
 async function main(): Promise<void> {
@@ -180,18 +244,23 @@ async function main(): Promise<void> {
     const base = `http://127.0.0.1:${port}`;
     await waitFor(`${base}/health`);
     await seed(base);
-    await load("verdict", base, undefined); // warm-up: JIT, pools, catalog cache
-    for (const rate of RATES) rows.push(await load("verdict", base, rate));
-    const cpuBefore = processCpuSeconds(server.pid);
-    const saturated = await load("verdict", base, undefined);
-    const cpuSeconds = processCpuSeconds(server.pid) - cpuBefore;
+    await closedLoop("verdict", base, undefined); // warm-up: JIT, pools, catalog cache
+    for (const rate of RATES) rows.push(await fixedRate("verdict", base, rate));
+    const before = [processCpuSeconds(server.pid), postgresCpuSeconds(), selfCpuSeconds()];
+    const saturated = await closedLoop("verdict", base, undefined);
+    const after = [processCpuSeconds(server.pid), postgresCpuSeconds(), selfCpuSeconds()];
     rows.push(saturated);
-    serverCpuPerRequestUs = (cpuSeconds * 1e6) / (saturated.throughput * SECONDS);
+    const perRequest = (i: number) => ((after[i]! - before[i]!) * 1e6) / (saturated.throughput * SECONDS);
+    cpuPerRequestUs = { server: perRequest(0), postgres: perRequest(1), generator: perRequest(2) };
     const bareBase = `http://127.0.0.1:${barePort}`;
     await new Promise((r) => setTimeout(r, 500));
-    await load("bare hono", bareBase, undefined);
-    for (const rate of RATES) rows.push(await load("bare hono", bareBase, rate));
-    rows.push(await load("bare hono", bareBase, undefined));
+    await closedLoop("bare hono", bareBase, undefined);
+    for (const rate of RATES) rows.push(await fixedRate("bare hono", bareBase, rate));
+    rows.push(await closedLoop("bare hono", bareBase, undefined));
+    if (AUTOCANNON_RATES) {
+      for (const rate of RATES) rows.push(await closedLoop("verdict", base, rate));
+      for (const rate of RATES) rows.push(await closedLoop("bare hono", bareBase, rate));
+    }
     const audit = await api(base, "GET", "/v1/audit-events/verify");
     process.stdout.write(`audit chain after the run: ${JSON.stringify(audit)}\n`);
   } finally {
@@ -212,7 +281,10 @@ async function main(): Promise<void> {
   }
   const sat = rows.find((r) => r.target === "verdict" && r.offered === "saturation");
   const bareSat = rows.find((r) => r.target === "bare hono" && r.offered === "saturation");
-  process.stdout.write(`\nserver CPU per validation at saturation: ${serverCpuPerRequestUs.toFixed(0)} µs\n`);
+  const cpu = cpuPerRequestUs;
+  process.stdout.write(
+    `\nCPU per validation at saturation: server ${cpu.server.toFixed(0)} µs, PostgreSQL ${cpu.postgres.toFixed(0)} µs, load generator ${cpu.generator.toFixed(0)} µs\n`,
+  );
   if (sat && bareSat) {
     process.stdout.write(
       `\nsaturation: verdict ${sat.throughput}/s = ${Math.round((100 * sat.throughput) / bareSat.throughput)} % of the bare endpoint\n`,
