@@ -83,6 +83,33 @@ export function sealDrafts(
 }
 
 /**
+ * Sealed events as the one JSON parameter the server expands into rows (jsonb_to_recordset):
+ * building a statement with 15 parameters per event costs far more in the query builder than the
+ * insert itself on a busy validation path.
+ */
+export function sealedEventsJson(tenantId: string, sealed: readonly AuditEvent[]): string {
+  return JSON.stringify(
+    sealed.map((e) => ({
+      tenant_id: tenantId,
+      sequence: e.sequence,
+      event_id: e.eventId,
+      event_type: e.eventType,
+      action: e.action,
+      result: e.result,
+      resource_type: e.resourceType,
+      resource_id: e.resourceId,
+      actor_id: e.actor.id,
+      actor: e.actor,
+      context: e.context,
+      metadata: e.metadata,
+      created_at: e.createdAt,
+      previous_hash: e.previousHash,
+      hash: e.hash,
+    })),
+  );
+}
+
+/**
  * Writes sealed events and moves the head. Both statements are issued together so that the
  * driver can pipeline them on the transaction's connection.
  */
@@ -93,29 +120,10 @@ export async function writeSealedEvents(
 ): Promise<void> {
   const last = sealed[sealed.length - 1];
   if (!last) return;
-  const rows = sealed.map((e) => ({
-    tenant_id: tenantId,
-    sequence: e.sequence,
-    event_id: e.eventId,
-    event_type: e.eventType,
-    action: e.action,
-    result: e.result,
-    resource_type: e.resourceType,
-    resource_id: e.resourceId,
-    actor_id: e.actor.id,
-    actor: e.actor,
-    context: e.context,
-    metadata: e.metadata,
-    created_at: e.createdAt,
-    previous_hash: e.previousHash,
-    hash: e.hash,
-  }));
-  // One JSON parameter expanded by the server: building a statement with 15 parameters per event
-  // costs far more in the query builder than the insert itself on a busy validation path.
   await Promise.all([
     tx.execute(sql`insert into audit_events (tenant_id, sequence, event_id, event_type, action, result,
         resource_type, resource_id, actor_id, actor, context, metadata, created_at, previous_hash, hash)
-      select * from jsonb_to_recordset(${JSON.stringify(rows)}::jsonb) as r(tenant_id text, sequence bigint,
+      select * from jsonb_to_recordset(${sealedEventsJson(tenantId, sealed)}::jsonb) as r(tenant_id text, sequence bigint,
         event_id uuid, event_type text, action text, result text, resource_type text, resource_id text,
         actor_id text, actor jsonb, context jsonb, metadata jsonb, created_at timestamptz,
         previous_hash text, hash text)`),

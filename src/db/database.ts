@@ -19,3 +19,26 @@ export async function queryRows<T>(db: DbOrTx, query: SQL): Promise<T[]> {
   if (Array.isArray(result)) return result as T[];
   return ((result as { rows?: unknown[] }).rows ?? []) as T[];
 }
+
+/** The drivers' own query calls, as far as `queryPrepared` needs them. */
+interface PostgresJsClient {
+  unsafe(text: string, params: unknown[], options: { prepare: boolean }): Promise<unknown[]>;
+}
+interface PgliteClient {
+  query(text: string, params: unknown[]): Promise<{ rows: unknown[] }>;
+}
+
+/**
+ * Runs one fixed statement as a named prepared statement (postgres.js caches it per connection)
+ * and returns its rows. drizzle sends every statement unnamed, and postgres.js then describes an
+ * unnamed statement with parameters in a round trip of its own before executing it: two round
+ * trips per statement. Meant for hot statements whose text never varies (one cached statement
+ * per connection each), on a database handle, not a transaction.
+ */
+export async function queryPrepared<T>(db: Database, text: string, params: unknown[]): Promise<T[]> {
+  const client = (db as unknown as { $client: unknown }).$client;
+  if (typeof (client as Partial<PostgresJsClient>).unsafe === "function") {
+    return (await (client as PostgresJsClient).unsafe(text, params, { prepare: true })) as T[];
+  }
+  return (await (client as PgliteClient).query(text, params)).rows as T[];
+}

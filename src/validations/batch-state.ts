@@ -3,7 +3,6 @@
  * predecessor's results before its own locks are granted (see `runValidationBatch`).
  */
 import type { ChainHeadRow } from "../audit/audit.store.js";
-import { compareAmounts } from "../money/money.js";
 import type { StoredAnswer } from "./validations.store.js";
 
 /**
@@ -15,6 +14,11 @@ export interface BatchTail {
   head: ChainHeadRow;
   usage: ReadonlyMap<string, string>;
   requestIds: ReadonlySet<string>;
+  /**
+   * Set by the batch that released this tail when it then found its own assumption stale and had
+   * to decide again: whatever was decided against this tail is stale too.
+   */
+  superseded?: boolean;
 }
 
 /** How a batch meets its neighbours in the commit queue (see `Handoff` there). */
@@ -48,18 +52,4 @@ export function assumedState(assumed: BatchTail | null, keys: BatchKeys): Locked
   for (const key of keys.counterKeys) if (!assumed.usage.has(key)) return null;
   for (const id of keys.requestIds) if (assumed.requestIds.has(id)) return null;
   return { head: assumed.head, stored: new Map(), usage: assumed.usage };
-}
-
-/** Is the locked state the one a plan was made against (amounts compared as numbers)? */
-export function sameState(
-  planned: LockedState,
-  locked: LockedState,
-  counterKeys: readonly string[],
-): boolean {
-  if (locked.head.sequence !== planned.head.sequence || locked.head.hash !== planned.head.hash) return false;
-  if (locked.stored.size !== planned.stored.size) return false;
-  for (const key of counterKeys) {
-    if (compareAmounts(locked.usage.get(key) ?? "0", planned.usage.get(key) ?? "0") !== 0) return false;
-  }
-  return true;
 }

@@ -1,5 +1,11 @@
 import { uuidv7 } from "uuidv7";
-import { type AuditDraft, lockChainHead, sealDrafts, writeSealedEvents } from "../audit/audit.store.js";
+import {
+  type AuditDraft,
+  lockChainHead,
+  sealDrafts,
+  sealedEventsJson,
+  writeSealedEvents,
+} from "../audit/audit.store.js";
 import type { AuditEvent, JsonObject } from "../audit/event.js";
 import type { Database } from "../db/database.js";
 import type { ApplicableLimit } from "../limits/applicability.js";
@@ -7,18 +13,13 @@ import { counterKey, decideSequentially, type LimitDecision } from "../limits/de
 import { addAmounts } from "../money/money.js";
 import type { RuleSetResult } from "../rules/rule-set.js";
 import type { Actor } from "../tenancy/tenant-context.js";
-import {
-  assumedState,
-  type BatchHandoff,
-  type BatchTail,
-  type LockedState,
-  sameState,
-} from "./batch-state.js";
+import { assumedState, type BatchHandoff, type BatchTail, type LockedState } from "./batch-state.js";
 import { decide, type NormalizedRequest, type ValidationResponse } from "./validation.js";
 import {
   addToCounters,
   type CounterDelta,
   type CounterRef,
+  commitPlanned,
   findAnswers,
   insertValidations,
   lockCounters,
@@ -74,15 +75,31 @@ function counterRefs(jobs: readonly Job[]): Map<string, CounterRef> {
   return refs;
 }
 
+/** Counters a tenant's tail remembers across batches; beyond this it keeps only the last batch's. */
+const KNOWN_COUNTERS_MAX = 4096;
+
+/** The tail handed to the next batch: this batch's counters on top of those known before it. */
+function knownTail(tail: BatchTail, before: BatchTail | null): BatchTail {
+  if (!before || before.usage === tail.usage) return tail;
+  if (before.usage.size + tail.usage.size > KNOWN_COUNTERS_MAX) return tail;
+  const usage = new Map(before.usage);
+  for (const [key, value] of tail.usage) usage.set(key, value);
+  return { ...tail, usage };
+}
+
 /**
- * Runs one group commit: every job of the batch in one transaction. Phase 1 (one pipelined
- * round trip) locks the chain head, then reads stored answers and locks the counters; the batch
- * is decided in order against the locked counters; phase 2 (one pipelined round trip) writes the
- * guarded counter updates, the audit events with the new head, and the validation records.
+ * Runs one group commit: every job of the batch in one transaction.
  *
- * With `handoff.assumed`, the batch is decided against the previous batch's tail while that batch
- * commits, and decided again only if the state phase 1 locks differs (the previous batch rolled
- * back, or another instance committed in between).
+ * Fast path: with `handoff.assumed` (the tenant's previous batch, still committing or long
+ * since committed), the batch is decided and sealed against it before its turn, without holding
+ * a connection, and written in one statement (`commitPlanned`) that locks the chain head and the
+ * counters and writes only if they are exactly as assumed and no request id has a stored answer.
+ *
+ * Otherwise, or when that check fails (the previous batch rolled back, another instance or a
+ * catalog change appended in between), the explicit transaction: phase 1 (one pipelined round
+ * trip) locks the chain head, then reads stored answers and locks the counters; the batch is
+ * decided in order against the locked counters; phase 2 (one pipelined round trip) writes the
+ * guarded counter updates, the audit events with the new head, and the validation records.
  */
 export async function runValidationBatch(
   tenantId: string,
@@ -97,6 +114,23 @@ export async function runValidationBatch(
   const assumed = assumedState(handoff.assumed, keys);
   const speculative = assumed ? planBatch(tenantId, jobs, defaultDecision, assumed) : null;
   await handoff.turn;
+  if (assumed && speculative && speculative.events.length > 0 && !handoff.assumed?.superseded) {
+    const tail = knownTail(speculative.tail, handoff.assumed);
+    handoff.release(tail);
+    const written = await commitPlanned(db, {
+      tenantId,
+      assumedHead: assumed.head,
+      requestIds: keys.requestIds,
+      counters: [...refs].map(([key, ref]) => ({ ...ref, usage: assumed.usage.get(key) ?? "0" })),
+      deltas: speculative.deltas,
+      eventsJson: sealedEventsJson(tenantId, speculative.events),
+      head: speculative.tail.head,
+      rows: speculative.rows,
+    });
+    if (written) return speculative.outcomes;
+    // The next batch was handed this tail and decided against it: it must not try its plan.
+    tail.superseded = true;
+  }
   return db.transaction(async (tx) => {
     // Phase 1, one pipelined round trip: the chain head lock first, then the stored answers and
     // the counters (each statement takes a fresh snapshot, after any commit the lock waited for).
@@ -105,18 +139,14 @@ export async function runValidationBatch(
       findAnswers(tx, tenantId, keys.requestIds),
       lockCounters(tx, tenantId, [...refs.values()]),
     ]);
-    const locked: LockedState = { head, stored, usage };
-    const plan =
-      speculative && assumed && sameState(assumed, locked, keys.counterKeys)
-        ? speculative
-        : planBatch(tenantId, jobs, defaultDecision, locked);
+    const plan = planBatch(tenantId, jobs, defaultDecision, { head, stored, usage });
     // Phase 2, one pipelined round trip: counters (guarded), audit events + head, records.
     const writing = Promise.all([
       addToCounters(tx, tenantId, plan.deltas),
       writeSealedEvents(tx, tenantId, plan.events),
       insertValidations(tx, plan.rows),
     ]);
-    handoff.release(plan.tail);
+    handoff.release(knownTail(plan.tail, handoff.assumed));
     await writing;
     return plan.outcomes;
   });

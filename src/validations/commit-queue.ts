@@ -18,7 +18,10 @@ interface Pending<J, R> {
 
 /** Passed from one batch of a key to the next (see `runBatch`). */
 export interface Handoff<T> {
-  /** What the previous batch released (null if it failed before releasing). */
+  /**
+   * What the previous batch of the key released (null if it failed before releasing), possibly
+   * long ago: the last tail of a key is kept while the key is idle.
+   */
   assumed: T | null;
   /** Settles when the previous batch has finished: committed, rolled back or failed. */
   turn: Promise<void>;
@@ -46,8 +49,20 @@ export interface CommitQueueOptions<J, R, T = unknown> {
   maxRetries: number;
 }
 
+/** Keys whose last released tail is kept while they are idle; the oldest is forgotten first. */
+const IDLE_TAILS_MAX = 10_000;
+
 export function createCommitQueue<J, R, T = unknown>(opts: CommitQueueOptions<J, R, T>): CommitQueue<J, R> {
   const queues = new Map<string, { pending: Pending<J, R>[]; running: boolean }>();
+  // A key's first batch after a pause is handed the tail of its last one: `runBatch` must check
+  // it anyway (the previous batch may have failed), so an old tail is as safe as a fresh one.
+  const lastTails = new Map<string, T>();
+  const remember = (key: string, tail: T | null) => {
+    lastTails.delete(key);
+    if (tail === null) return;
+    lastTails.set(key, tail);
+    if (lastTails.size > IDLE_TAILS_MAX) lastTails.delete(lastTails.keys().next().value as string);
+  };
   const idleWaiters: (() => void)[] = [];
 
   async function runWithRetry(key: string, jobs: J[], handoff: Handoff<T>): Promise<R[]> {
@@ -94,7 +109,7 @@ export function createCommitQueue<J, R, T = unknown>(opts: CommitQueueOptions<J,
       // At most two batches of a key in flight: one writing and committing, the next one
       // deciding against what the first released, then waiting for its turn.
       let previous: Promise<void> = Promise.resolve();
-      let tail: T | null = null;
+      let tail: T | null = lastTails.get(key) ?? null;
       for (;;) {
         while (q.pending.length > 0) {
           const batch = q.pending.splice(0, opts.maxBatch);
@@ -106,6 +121,7 @@ export function createCommitQueue<J, R, T = unknown>(opts: CommitQueueOptions<J,
             release(null),
           );
           tail = await released;
+          remember(key, tail);
           previous = running;
           // Let the released batch's writes reach its socket before the next one decides on this thread.
           await new Promise<void>((resolve) => setImmediate(resolve));

@@ -1,6 +1,6 @@
 import { and, desc, eq, gte, lt, or, type SQL, sql } from "drizzle-orm";
-import type { DbOrTx } from "../db/database.js";
-import { queryRows } from "../db/database.js";
+import type { Database, DbOrTx } from "../db/database.js";
+import { queryPrepared, queryRows } from "../db/database.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { counterKey } from "../limits/decide.js";
 import { limitCounters } from "../limits/limits.table.js";
@@ -33,8 +33,8 @@ export async function findAnswers(
   return new Map(rows.map((r) => [r.request_id, { requestHash: r.request_hash, response: r.response }]));
 }
 
-export async function insertValidations(db: DbOrTx, rows: ValidationInsert[]): Promise<void> {
-  if (rows.length === 0) return;
+/** Validation records as the one JSON parameter the server expands into rows. */
+export function validationRowsJson(rows: readonly ValidationInsert[]): string {
   const json = rows.map((r) => ({
     validation_id: r.validationId,
     tenant_id: r.tenantId,
@@ -58,11 +58,16 @@ export async function insertValidations(db: DbOrTx, rows: ValidationInsert[]): P
     audit_sequence: r.auditSequence,
     created_at: r.createdAt.toISOString(),
   }));
+  return JSON.stringify(json);
+}
+
+export async function insertValidations(db: DbOrTx, rows: ValidationInsert[]): Promise<void> {
+  if (rows.length === 0) return;
   await db.execute(sql`insert into transaction_validations (validation_id, tenant_id, request_id, request_hash,
       decision, reason, amount, currency, transaction_type, sub_type, account_id, segment_id, portfolio_id,
       merchant_id, matched_rule_ids, exceeded_limit_ids, request, response, processing_time_ms, audit_sequence,
       created_at)
-    select * from jsonb_to_recordset(${JSON.stringify(json)}::jsonb) as r(validation_id uuid, tenant_id text,
+    select * from jsonb_to_recordset(${validationRowsJson(rows)}::jsonb) as r(validation_id uuid, tenant_id text,
       request_id uuid, request_hash text, decision text, reason text, amount numeric, currency text,
       transaction_type text, sub_type text, account_id text, segment_id text, portfolio_id text, merchant_id text,
       matched_rule_ids jsonb, exceeded_limit_ids jsonb, request jsonb, response text, processing_time_ms float8,
@@ -179,6 +184,63 @@ export async function addToCounters(db: DbOrTx, tenantId: string, deltas: Counte
       `limit counter guard rejected ${deltas.length - rows.length} of ${deltas.length} updates`,
     );
   }
+}
+
+/** A batch decided in advance against an assumed state, ready to be written in one statement. */
+export interface PlannedCommit {
+  tenantId: string;
+  /** The chain head the plan was sealed after. */
+  assumedHead: { sequence: number; hash: string };
+  requestIds: readonly string[];
+  /** Every counter the plan read, with the usage it assumed. */
+  counters: readonly (CounterRef & { usage: string })[];
+  deltas: readonly CounterDelta[];
+  /** Sealed events as `sealedEventsJson` gives them, and the head after the last one. */
+  eventsJson: string;
+  head: { sequence: number; hash: string };
+  rows: readonly ValidationInsert[];
+}
+
+/**
+ * Writes a planned batch in one round trip (migration 0003, `verdict_commit_validations`), as
+ * its own transaction: true if it was written, false if the locked state was not the assumed
+ * one, in which case nothing was written and the batch must be decided again.
+ */
+const COMMIT_PLANNED = `select verdict_commit_validations($1::text, $2::bigint, $3::text, $4::uuid[],
+  $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::bigint, $10::text) as ok`;
+
+export async function commitPlanned(db: Database, plan: PlannedCommit): Promise<boolean> {
+  if (!plan.requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
+  const counters = JSON.stringify(
+    plan.counters.map((c) => ({
+      limit_id: c.limitId,
+      scope_key: c.scopeKey,
+      period_key: c.periodKey,
+      usage: c.usage,
+    })),
+  );
+  const deltas = JSON.stringify(
+    plan.deltas.map((d) => ({
+      limit_id: d.limitId,
+      scope_key: d.scopeKey,
+      period_key: d.periodKey,
+      delta: d.delta,
+      max_amount: d.maxAmount,
+    })),
+  );
+  const [row] = await queryPrepared<{ ok: boolean }>(db, COMMIT_PLANNED, [
+    plan.tenantId,
+    plan.assumedHead.sequence,
+    plan.assumedHead.hash,
+    `{${plan.requestIds.join(",")}}`,
+    counters,
+    deltas,
+    plan.eventsJson,
+    validationRowsJson(plan.rows),
+    plan.head.sequence,
+    plan.head.hash,
+  ]);
+  return row?.ok === true;
 }
 
 type Row = typeof transactionValidations.$inferSelect;
