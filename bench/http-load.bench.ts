@@ -225,7 +225,13 @@ async function main(): Promise<void> {
   const port = await freePort();
   const profile = process.env.BENCH_PROFILE_DIR;
   const server = spawnNode(
-    [...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []), "dist/main.js"],
+    [
+      ...(profile ? ["--cpu-prof", `--cpu-prof-dir=${profile}`] : []),
+      // As `npm start` runs it (see README, "Running in production").
+      "--max-semi-space-size=64",
+      ...(process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter(Boolean),
+      "dist/main.js",
+    ],
     {
       DATABASE_URL: scratch.url,
       API_KEY,

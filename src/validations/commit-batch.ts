@@ -20,6 +20,7 @@ import {
   type CounterDelta,
   type CounterRef,
   commitPlanned,
+  encodePlannedCommit,
   findAnswers,
   insertValidations,
   lockCounters,
@@ -113,21 +114,25 @@ export async function runValidationBatch(
   // Decided against the previous batch's results while that batch commits: no connection is held.
   const assumed = assumedState(handoff.assumed, keys);
   const speculative = assumed ? planBatch(tenantId, jobs, defaultDecision, assumed) : null;
+  // Encoded before the turn too: the statement is ready the moment the previous batch is done.
+  const encoded =
+    assumed && speculative && speculative.events.length > 0
+      ? encodePlannedCommit({
+          tenantId,
+          assumedHead: assumed.head,
+          requestIds: keys.requestIds,
+          counters: [...refs].map(([key, ref]) => ({ ...ref, usage: assumed.usage.get(key) ?? "0" })),
+          deltas: speculative.deltas,
+          eventsJson: sealedEventsJson(tenantId, speculative.events),
+          head: speculative.tail.head,
+          rows: speculative.rows,
+        })
+      : null;
   await handoff.turn;
-  if (assumed && speculative && speculative.events.length > 0 && !handoff.assumed?.superseded) {
+  if (speculative && encoded && !handoff.assumed?.superseded) {
     const tail = knownTail(speculative.tail, handoff.assumed);
     handoff.release(tail);
-    const written = await commitPlanned(db, {
-      tenantId,
-      assumedHead: assumed.head,
-      requestIds: keys.requestIds,
-      counters: [...refs].map(([key, ref]) => ({ ...ref, usage: assumed.usage.get(key) ?? "0" })),
-      deltas: speculative.deltas,
-      eventsJson: sealedEventsJson(tenantId, speculative.events),
-      head: speculative.tail.head,
-      rows: speculative.rows,
-    });
-    if (written) return speculative.outcomes;
+    if (await commitPlanned(db, encoded)) return speculative.outcomes;
     // The next batch was handed this tail and decided against it: it must not try its plan.
     tail.superseded = true;
   }

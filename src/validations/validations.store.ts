@@ -201,45 +201,56 @@ export interface PlannedCommit {
   rows: readonly ValidationInsert[];
 }
 
+const COMMIT_PLANNED = `select verdict_commit_validations($1::text, $2::bigint, $3::text, $4::uuid[],
+  $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::bigint, $10::text) as ok`;
+
+/** A planned batch as the statement's parameters. */
+export interface EncodedCommit {
+  readonly params: readonly unknown[];
+}
+
+/**
+ * Serialises a planned batch for `commitPlanned`. Separate so that a batch can be encoded while
+ * it waits for its turn, keeping the serialisation out of the tenant's serial commit stream.
+ */
+export function encodePlannedCommit(plan: PlannedCommit): EncodedCommit {
+  if (!plan.requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
+  const counters = plan.counters.map((c) => ({
+    limit_id: c.limitId,
+    scope_key: c.scopeKey,
+    period_key: c.periodKey,
+    usage: c.usage,
+  }));
+  const deltas = plan.deltas.map((d) => ({
+    limit_id: d.limitId,
+    scope_key: d.scopeKey,
+    period_key: d.periodKey,
+    delta: d.delta,
+    max_amount: d.maxAmount,
+  }));
+  return {
+    params: [
+      plan.tenantId,
+      plan.assumedHead.sequence,
+      plan.assumedHead.hash,
+      `{${plan.requestIds.join(",")}}`,
+      JSON.stringify(counters),
+      JSON.stringify(deltas),
+      plan.eventsJson,
+      validationRowsJson(plan.rows),
+      plan.head.sequence,
+      plan.head.hash,
+    ],
+  };
+}
+
 /**
  * Writes a planned batch in one round trip (migration 0003, `verdict_commit_validations`), as
  * its own transaction: true if it was written, false if the locked state was not the assumed
  * one, in which case nothing was written and the batch must be decided again.
  */
-const COMMIT_PLANNED = `select verdict_commit_validations($1::text, $2::bigint, $3::text, $4::uuid[],
-  $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::bigint, $10::text) as ok`;
-
-export async function commitPlanned(db: Database, plan: PlannedCommit): Promise<boolean> {
-  if (!plan.requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
-  const counters = JSON.stringify(
-    plan.counters.map((c) => ({
-      limit_id: c.limitId,
-      scope_key: c.scopeKey,
-      period_key: c.periodKey,
-      usage: c.usage,
-    })),
-  );
-  const deltas = JSON.stringify(
-    plan.deltas.map((d) => ({
-      limit_id: d.limitId,
-      scope_key: d.scopeKey,
-      period_key: d.periodKey,
-      delta: d.delta,
-      max_amount: d.maxAmount,
-    })),
-  );
-  const [row] = await queryPrepared<{ ok: boolean }>(db, COMMIT_PLANNED, [
-    plan.tenantId,
-    plan.assumedHead.sequence,
-    plan.assumedHead.hash,
-    `{${plan.requestIds.join(",")}}`,
-    counters,
-    deltas,
-    plan.eventsJson,
-    validationRowsJson(plan.rows),
-    plan.head.sequence,
-    plan.head.hash,
-  ]);
+export async function commitPlanned(db: Database, commit: EncodedCommit): Promise<boolean> {
+  const [row] = await queryPrepared<{ ok: boolean }>(db, COMMIT_PLANNED, [...commit.params]);
   return row?.ok === true;
 }
 
