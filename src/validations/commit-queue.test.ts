@@ -131,4 +131,26 @@ describe("commit queue", () => {
     for (const batch of runner.batches) batch.finish();
     expect(await Promise.all([a, b])).toEqual([10, 20]);
   });
+
+  it("hands a key's first batch after a pause the tail its last batch released", async () => {
+    const runner = manualRunner();
+    const queue = queueOf(runner, 10);
+    const first = queue.submit("t", 1);
+    await settle();
+    runner.batches[0]!.release();
+    runner.batches[0]!.finish();
+    await first;
+    await queue.drain();
+    const later = queue.submit("t", 2);
+    await settle();
+    expect(runner.batches[1]!.assumed).toBe("tail of 1");
+    runner.batches[1]!.finish(); // no release: the key forgets its tail
+    await later;
+    await queue.drain();
+    const last = queue.submit("t", 3);
+    await settle();
+    expect(runner.batches[2]!.assumed).toBeNull();
+    runner.batches[2]!.finish();
+    await last;
+  });
 });
