@@ -169,4 +169,31 @@ describe("a batch decided against an assumed state", () => {
     expect(Number(row!.usage)).toBe(100);
     expect(await verifyStoredChain(t.handle.db, TENANT)).toMatchObject({ isValid: true });
   });
+
+  it("counts a stale plan as a miss, and after two misses in a row decides under locks without trying", async () => {
+    const first = handoff(null);
+    await runValidationBatch(TENANT, [job()], "ALLOW", first.handoff);
+    const tail = first.released[0]!;
+
+    // As if another instance had appended: the plan is stale, and its tail says so.
+    const elsewhere: BatchTail = { ...tail, head: { sequence: 1, hash: "d".repeat(64) }, misses: 1 };
+    const second = handoff(elsewhere);
+    await runValidationBatch(TENANT, [job()], "ALLOW", second.handoff);
+    expect(second.released[0]).toMatchObject({ superseded: true, misses: 2 });
+
+    // Two misses: no plan is made, the batch goes straight to its transaction (one release).
+    const locked = second.released.at(-1)!;
+    const third = handoff({ ...locked, misses: 2 });
+    const out = await runValidationBatch(TENANT, [job()], "ALLOW", third.handoff);
+    expect(out[0]!.kind).toBe("created");
+    expect(third.released).toHaveLength(1);
+    expect(third.released[0]!.misses).toBe(3);
+
+    // The sixteenth tries again, and a plan that holds clears the count.
+    const fourth = handoff({ ...third.released[0]!, misses: 16 });
+    await runValidationBatch(TENANT, [job()], "ALLOW", fourth.handoff);
+    expect(fourth.released).toHaveLength(1);
+    expect(fourth.released[0]!.misses).toBe(0);
+    expect(await verifyStoredChain(t.handle.db, TENANT)).toMatchObject({ isValid: true });
+  });
 });

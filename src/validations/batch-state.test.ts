@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assumedState, type BatchTail } from "./batch-state.js";
+import { assumedState, type BatchTail, planAhead } from "./batch-state.js";
 
 const A = "a".repeat(64);
 
@@ -26,5 +26,17 @@ describe("assumedState", () => {
     expect(assumedState(null, { requestIds: ["r3"], counterKeys: ["k1"] })).toBeNull();
     expect(assumedState(tail, { requestIds: ["r3"], counterKeys: ["k1", "k3"] })).toBeNull();
     expect(assumedState(tail, { requestIds: ["r3", "r2"], counterKeys: ["k1"] })).toBeNull();
+  });
+});
+
+describe("planAhead", () => {
+  it("plans against a tail until two batches in a row missed, then in one batch of 16", () => {
+    expect(planAhead(null)).toBe(false);
+    expect(planAhead(tail)).toBe(true);
+    expect(planAhead({ ...tail, misses: 1 })).toBe(true);
+    expect(planAhead({ ...tail, misses: 2 })).toBe(false);
+    expect(planAhead({ ...tail, misses: 15 })).toBe(false);
+    expect(planAhead({ ...tail, misses: 16 })).toBe(true);
+    expect(planAhead({ ...tail, misses: 17 })).toBe(false);
   });
 });

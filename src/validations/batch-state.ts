@@ -19,6 +19,26 @@ export interface BatchTail {
    * to decide again: whatever was decided against this tail is stale too.
    */
   superseded?: boolean;
+  /**
+   * Batches in a row, up to this one, that did not write a plan made in advance (it was stale,
+   * or not tried; see {@link planAhead}).
+   */
+  misses?: number;
+}
+
+/** After two misses in a row, one batch in this many still tries. */
+const RETRY_EVERY = 16;
+
+/**
+ * Whether a batch should decide in advance against this tail. Another instance appending to the
+ * same chain makes every such plan stale, and each stale plan costs a round trip before the batch
+ * is decided again under locks; so after two misses in a row only one batch in 16 tries, until
+ * one succeeds.
+ */
+export function planAhead(tail: BatchTail | null): boolean {
+  if (!tail) return false;
+  const misses = tail.misses ?? 0;
+  return misses < 2 || misses % RETRY_EVERY === 0;
 }
 
 /** How a batch meets its neighbours in the commit queue (see `Handoff` there). */

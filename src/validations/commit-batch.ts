@@ -13,7 +13,13 @@ import { counterKey, decideSequentially, type LimitDecision } from "../limits/de
 import { addAmounts } from "../money/money.js";
 import type { RuleSetResult } from "../rules/rule-set.js";
 import type { Actor } from "../tenancy/tenant-context.js";
-import { assumedState, type BatchHandoff, type BatchTail, type LockedState } from "./batch-state.js";
+import {
+  assumedState,
+  type BatchHandoff,
+  type BatchTail,
+  type LockedState,
+  planAhead,
+} from "./batch-state.js";
 import { decide, type NormalizedRequest, type ValidationResponse } from "./validation.js";
 import {
   addToCounters,
@@ -112,7 +118,9 @@ export async function runValidationBatch(
   const refs = counterRefs(jobs);
   const keys = { requestIds: jobs.map((j) => j.request.requestId), counterKeys: [...refs.keys()] };
   // Decided against the previous batch's results while that batch commits: no connection is held.
-  const assumed = assumedState(handoff.assumed, keys);
+  const before = handoff.assumed;
+  const tried = planAhead(before);
+  const assumed = tried ? assumedState(before, keys) : null;
   const speculative = assumed ? planBatch(tenantId, jobs, defaultDecision, assumed) : null;
   // Encoded before the turn too: the statement is ready the moment the previous batch is done.
   const encoded =
@@ -129,13 +137,19 @@ export async function runValidationBatch(
         })
       : null;
   await handoff.turn;
-  if (speculative && encoded && !handoff.assumed?.superseded) {
-    const tail = knownTail(speculative.tail, handoff.assumed);
+  if (speculative && encoded && !before?.superseded) {
+    const tail = { ...knownTail(speculative.tail, before), misses: before?.misses ?? 0 };
     handoff.release(tail);
-    if (await commitPlanned(db, encoded)) return speculative.outcomes;
+    if (await commitPlanned(db, encoded)) {
+      tail.misses = 0;
+      return speculative.outcomes;
+    }
     // The next batch was handed this tail and decided against it: it must not try its plan.
     tail.superseded = true;
+    tail.misses += 1;
   }
+  // Not trying because of earlier misses is one more miss (a stale plan was counted by its batch).
+  const misses = before ? (before.misses ?? 0) + (tried ? 0 : 1) : 0;
   return db.transaction(async (tx) => {
     // Phase 1, one pipelined round trip: the chain head lock first, then the stored answers and
     // the counters (each statement takes a fresh snapshot, after any commit the lock waited for).
@@ -151,7 +165,7 @@ export async function runValidationBatch(
       writeSealedEvents(tx, tenantId, plan.events),
       insertValidations(tx, plan.rows),
     ]);
-    handoff.release(knownTail(plan.tail, handoff.assumed));
+    handoff.release({ ...knownTail(plan.tail, before), misses });
     await writing;
     return plan.outcomes;
   });
