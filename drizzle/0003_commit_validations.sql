@@ -16,6 +16,8 @@ CREATE OR REPLACE FUNCTION verdict_commit_validations(
   p_head_sequence bigint,
   p_head_hash text
 ) RETURNS boolean
+-- A NULL argument returns NULL without running the body; the caller reads that as "not written".
+STRICT
 LANGUAGE plpgsql
 -- PL/pgSQL caches a generic plan per session. One cached while a tenant's tables were empty
 -- (seq scans) stays, and the request id lookup took 10 ms at 30k rows. Custom plans see the
@@ -60,7 +62,8 @@ BEGIN
   GET DIAGNOSTICS v_updated = ROW_COUNT;
   IF v_updated <> jsonb_array_length(p_deltas) THEN
     RAISE EXCEPTION 'limit counter guard rejected % of % updates',
-      jsonb_array_length(p_deltas) - v_updated, jsonb_array_length(p_deltas);
+      jsonb_array_length(p_deltas) - v_updated, jsonb_array_length(p_deltas)
+      USING ERRCODE = 'check_violation';
   END IF;
 
   INSERT INTO audit_events (tenant_id, sequence, event_id, event_type, action, result,

@@ -196,4 +196,27 @@ describe("a batch decided against an assumed state", () => {
     expect(fourth.released[0]!.misses).toBe(0);
     expect(await verifyStoredChain(t.handle.db, TENANT)).toMatchObject({ isValid: true });
   });
+
+  it("does not hand on counter values from a stale plan that were never written", async () => {
+    const first = handoff(null);
+    await runValidationBatch(TENANT, [job("10.00", [LIMIT])], "ALLOW", first.handoff);
+    const tail = first.released[0]!;
+    const [key] = [...tail.usage.keys()];
+
+    // A plan against a counter that moved: it adds 5.00 to a usage it only assumed.
+    const moved: BatchTail = { ...tail, usage: new Map([[key!, "0.01"]]) };
+    const second = handoff(moved);
+    await runValidationBatch(TENANT, [job("5.00", [LIMIT])], "ALLOW", second.handoff);
+    const stale = second.released[0]!;
+    expect(stale.superseded).toBe(true);
+    expect(stale.usage.get(key!)).toBe("5.01");
+
+    // The queue hands that stale tail on; a batch that does not touch the counter must not pass
+    // its unwritten value along as known.
+    const third = handoff(stale);
+    await runValidationBatch(TENANT, [job()], "ALLOW", third.handoff);
+    expect(third.released).toHaveLength(1);
+    expect(third.released[0]!.usage.has(key!)).toBe(false);
+    expect(await verifyStoredChain(t.handle.db, TENANT)).toMatchObject({ isValid: true });
+  });
 });

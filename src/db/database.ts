@@ -33,7 +33,9 @@ interface PgliteClient {
  * and returns its rows. drizzle sends every statement unnamed, and postgres.js then describes an
  * unnamed statement with parameters in a round trip of its own before executing it: two round
  * trips per statement. Meant for hot statements whose text never varies (one cached statement
- * per connection each), on a database handle, not a transaction.
+ * per connection each), on a database handle, not a transaction. Parameters go to the driver as
+ * they are: a JSON parameter is passed as a string, which the postgres.js client drizzle built
+ * sends unchanged (drizzle makes its json/jsonb serializers pass strings through).
  */
 export async function queryPrepared<T>(db: Database, text: string, params: unknown[]): Promise<T[]> {
   const client = (db as unknown as { $client: unknown }).$client;

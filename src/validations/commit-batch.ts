@@ -20,6 +20,7 @@ import {
   type LockedState,
   planAhead,
 } from "./batch-state.js";
+import { isInfrastructureFailure, isSqlError } from "./failures.js";
 import { decide, type NormalizedRequest, type ValidationResponse } from "./validation.js";
 import {
   addToCounters,
@@ -83,12 +84,14 @@ function counterRefs(jobs: readonly Job[]): Map<string, CounterRef> {
 }
 
 /** Counters a tenant's tail remembers across batches; beyond this it keeps only the last batch's. */
-const KNOWN_COUNTERS_MAX = 4096;
+const KNOWN_COUNTERS_MAX = 1024;
 
-/** The tail handed to the next batch: this batch's counters on top of those known before it. */
+/**
+ * The tail handed on by a batch decided under locks: its counters on top of those known before
+ * it, unless those came from a superseded tail (values a stale plan never wrote).
+ */
 function knownTail(tail: BatchTail, before: BatchTail | null): BatchTail {
-  if (!before || before.usage === tail.usage) return tail;
-  if (before.usage.size + tail.usage.size > KNOWN_COUNTERS_MAX) return tail;
+  if (!before || before.superseded || before.usage.size >= KNOWN_COUNTERS_MAX) return tail;
   const usage = new Map(before.usage);
   for (const [key, value] of tail.usage) usage.set(key, value);
   return { ...tail, usage };
@@ -138,15 +141,27 @@ export async function runValidationBatch(
       : null;
   await handoff.turn;
   if (speculative && encoded && !before?.superseded) {
-    const tail = { ...knownTail(speculative.tail, before), misses: before?.misses ?? 0 };
+    // Its counters already hold every known one: the plan started from the assumed usage.
+    const tail: BatchTail = { ...speculative.tail, misses: before?.misses ?? 0 };
+    const writing = commitPlanned(db, encoded);
     handoff.release(tail);
-    if (await commitPlanned(db, encoded)) {
+    let written = false;
+    try {
+      written = await writing;
+    } catch (err) {
+      // The next batch was handed this tail and may have decided against it (see below). A
+      // database error (the counter guard, say) gets the explicit transaction like a stale
+      // plan; a lost connection fails the batch, and a retry finds what may have committed.
+      tail.superseded = true;
+      if (!isSqlError(err) || isInfrastructureFailure(err)) throw err;
+    }
+    if (written) {
       tail.misses = 0;
       return speculative.outcomes;
     }
     // The next batch was handed this tail and decided against it: it must not try its plan.
     tail.superseded = true;
-    tail.misses += 1;
+    tail.misses = (tail.misses ?? 0) + 1;
   }
   // Not trying because of earlier misses is one more miss (a stale plan was counted by its batch).
   const misses = before ? (before.misses ?? 0) + (tried ? 0 : 1) : 0;

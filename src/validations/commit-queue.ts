@@ -50,7 +50,7 @@ export interface CommitQueueOptions<J, R, T = unknown> {
 }
 
 /** Keys whose last released tail is kept while they are idle; the oldest is forgotten first. */
-const IDLE_TAILS_MAX = 10_000;
+const IDLE_TAILS_MAX = 1000;
 
 export function createCommitQueue<J, R, T = unknown>(opts: CommitQueueOptions<J, R, T>): CommitQueue<J, R> {
   const queues = new Map<string, { pending: Pending<J, R>[]; running: boolean }>();
