@@ -1,11 +1,5 @@
 import { uuidv7 } from "uuidv7";
-import {
-  type AuditDraft,
-  lockChainHead,
-  sealDrafts,
-  sealedEventsJson,
-  writeSealedEvents,
-} from "../audit/audit.store.js";
+import { type AuditDraft, sealDrafts, sealedEventsJson } from "../audit/audit.store.js";
 import type { AuditEvent, JsonObject } from "../audit/event.js";
 import type { Database } from "../db/database.js";
 import type { ApplicableLimit } from "../limits/applicability.js";
@@ -23,14 +17,12 @@ import {
 import { isInfrastructureFailure, isSqlError } from "./failures.js";
 import { decide, type NormalizedRequest, type ValidationResponse } from "./validation.js";
 import {
-  addToCounters,
   type CounterDelta,
   type CounterRef,
   commitPlanned,
+  commitPlannedIn,
   encodePlannedCommit,
-  findAnswers,
-  insertValidations,
-  lockCounters,
+  lockValidationState,
   type ValidationInsert,
 } from "./validations.store.js";
 
@@ -106,10 +98,10 @@ function knownTail(tail: BatchTail, before: BatchTail | null): BatchTail {
  * counters and writes only if they are exactly as assumed and no request id has a stored answer.
  *
  * Otherwise, or when that check fails (the previous batch rolled back, another instance or a
- * catalog change appended in between), the explicit transaction: phase 1 (one pipelined round
- * trip) locks the chain head, then reads stored answers and locks the counters; the batch is
- * decided in order against the locked counters; phase 2 (one pipelined round trip) writes the
- * guarded counter updates, the audit events with the new head, and the validation records.
+ * catalog change appended in between), the explicit transaction: one statement
+ * (`lockValidationState`) locks the chain head, then the counters, and reads the stored answers;
+ * the batch is decided in order against the locked counters; the same write statement as the
+ * fast path then writes the guarded counter updates, the events, the head and the records.
  */
 export async function runValidationBatch(
   tenantId: string,
@@ -166,22 +158,30 @@ export async function runValidationBatch(
   // Not trying because of earlier misses is one more miss (a stale plan was counted by its batch).
   const misses = before ? (before.misses ?? 0) + (tried ? 0 : 1) : 0;
   return db.transaction(async (tx) => {
-    // Phase 1, one pipelined round trip: the chain head lock first, then the stored answers and
-    // the counters (each statement takes a fresh snapshot, after any commit the lock waited for).
-    const [head, stored, usage] = await Promise.all([
-      lockChainHead(tx, tenantId),
-      findAnswers(tx, tenantId, keys.requestIds),
-      lockCounters(tx, tenantId, [...refs.values()]),
-    ]);
-    const plan = planBatch(tenantId, jobs, defaultDecision, { head, stored, usage });
-    // Phase 2, one pipelined round trip: counters (guarded), audit events + head, records.
-    const writing = Promise.all([
-      addToCounters(tx, tenantId, plan.deltas),
-      writeSealedEvents(tx, tenantId, plan.events),
-      insertValidations(tx, plan.rows),
-    ]);
-    handoff.release({ ...knownTail(plan.tail, before), misses });
-    await writing;
+    // One statement locks the chain head, then the counters, and reads the stored answers.
+    const locked = await lockValidationState(tx, tenantId, keys.requestIds, [...refs.values()]);
+    const plan = planBatch(tenantId, jobs, defaultDecision, locked);
+    // Replays and conflicts only: nothing to write.
+    if (plan.events.length > 0) {
+      const writing = commitPlannedIn(
+        tx,
+        encodePlannedCommit({
+          tenantId,
+          assumedHead: locked.head,
+          requestIds: keys.requestIds,
+          counters: [...refs].map(([key, ref]) => ({ ...ref, usage: locked.usage.get(key) ?? "0" })),
+          deltas: plan.deltas,
+          eventsJson: sealedEventsJson(tenantId, plan.events),
+          head: plan.tail.head,
+          rows: plan.rows,
+        }),
+      );
+      handoff.release({ ...knownTail(plan.tail, before), misses });
+      // Under this transaction's own locks the check cannot fail; if it did, nothing was written.
+      if (!(await writing)) throw new Error("validation batch state changed under its own locks");
+    } else {
+      handoff.release({ ...knownTail(plan.tail, before), misses });
+    }
     return plan.outcomes;
   });
 }

@@ -3,7 +3,6 @@ import type { Database, DbOrTx } from "../db/database.js";
 import { queryPrepared, queryRows } from "../db/database.js";
 import { decodeCursor, encodeCursor } from "../http/cursor.js";
 import { counterKey } from "../limits/decide.js";
-import { limitCounters } from "../limits/limits.table.js";
 import { transactionValidations } from "./validations.table.js";
 
 export type ValidationInsert = typeof transactionValidations.$inferInsert;
@@ -13,24 +12,12 @@ export interface StoredAnswer {
   response: string;
 }
 
-/** Answers already stored for these request ids (the idempotency check of a batch). */
 const UUID_TEXT = /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/;
 
-export async function findAnswers(
-  db: DbOrTx,
-  tenantId: string,
-  requestIds: string[],
-): Promise<Map<string, StoredAnswer>> {
-  if (requestIds.length === 0) return new Map();
-  // Sent as one uuid[] literal (an index scan with = any); only uuids may be spliced into it.
-  if (!requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
-  const rows = await queryRows<{ request_id: string; request_hash: string; response: string }>(
-    db,
-    sql`select request_id, request_hash, response from transaction_validations
-        where tenant_id = ${tenantId}
-          and request_id = any(${`{${requestIds.join(",")}}`}::uuid[])`,
-  );
-  return new Map(rows.map((r) => [r.request_id, { requestHash: r.request_hash, response: r.response }]));
+/** An array of request ids as one uuid[] literal: only uuids may be spliced into it. */
+function uuidArray(ids: readonly string[]): string {
+  if (!ids.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
+  return `{${ids.join(",")}}`;
 }
 
 /** Validation records as the one JSON parameter the server expands into rows. */
@@ -61,92 +48,12 @@ export function validationRowsJson(rows: readonly ValidationInsert[]): string {
   return JSON.stringify(json);
 }
 
-export async function insertValidations(db: DbOrTx, rows: ValidationInsert[]): Promise<void> {
-  if (rows.length === 0) return;
-  await db.execute(sql`insert into transaction_validations (validation_id, tenant_id, request_id, request_hash,
-      decision, reason, amount, currency, transaction_type, sub_type, account_id, segment_id, portfolio_id,
-      merchant_id, matched_rule_ids, exceeded_limit_ids, request, response, processing_time_ms, audit_sequence,
-      created_at)
-    select * from jsonb_to_recordset(${validationRowsJson(rows)}::jsonb) as r(validation_id uuid, tenant_id text,
-      request_id uuid, request_hash text, decision text, reason text, amount numeric, currency text,
-      transaction_type text, sub_type text, account_id text, segment_id text, portfolio_id text, merchant_id text,
-      matched_rule_ids jsonb, exceeded_limit_ids jsonb, request jsonb, response text, processing_time_ms float8,
-      audit_sequence bigint, created_at timestamptz)`);
-}
-
 export interface CounterRef {
   limitId: string;
   scopeKey: string;
   periodKey: string;
   periodStart: Date;
   resetAt: Date;
-}
-
-/**
- * Locks the counters a batch may touch (creating missing ones at zero) and returns their usage,
- * keyed by counterKey(). Rows are locked in key order, which keeps concurrent batches on other
- * instances from deadlocking in the common case; a deadlock that still happens is retried.
- */
-export async function lockCounters(
-  db: DbOrTx,
-  tenantId: string,
-  refs: CounterRef[],
-): Promise<Map<string, string>> {
-  const usage = new Map<string, string>();
-  if (refs.length === 0) return usage;
-  const sorted = [...refs].sort((a, b) =>
-    a.limitId !== b.limitId
-      ? a.limitId < b.limitId
-        ? -1
-        : 1
-      : counterKey(a.limitId, a.scopeKey, a.periodKey) < counterKey(b.limitId, b.scopeKey, b.periodKey)
-        ? -1
-        : 1,
-  );
-  const now = new Date();
-  // Issued back to back without awaiting, so the driver pipelines them; the select sees the rows
-  // the insert created (or waited for), because each statement takes a fresh snapshot.
-  const inserting = db
-    .insert(limitCounters)
-    .values(
-      sorted.map((r) => ({
-        tenantId,
-        limitId: r.limitId,
-        scopeKey: r.scopeKey,
-        periodKey: r.periodKey,
-        usage: "0",
-        periodStart: r.periodStart,
-        resetAt: r.resetAt,
-        updatedAt: now,
-      })),
-    )
-    .onConflictDoNothing()
-    .execute();
-  const selecting = selectForUpdate(db, tenantId, sorted);
-  const [, rows] = await Promise.all([inserting, selecting]);
-  for (const row of rows) usage.set(counterKey(row.limit_id, row.scope_key, row.period_key), row.usage);
-  const missing = sorted.filter((r) => !usage.has(counterKey(r.limitId, r.scopeKey, r.periodKey)));
-  if (missing.length > 0) {
-    // Only if the driver reordered the two statements: lock what the first select could not see.
-    for (const row of await selectForUpdate(db, tenantId, missing)) {
-      usage.set(counterKey(row.limit_id, row.scope_key, row.period_key), row.usage);
-    }
-  }
-  return usage;
-}
-
-function selectForUpdate(db: DbOrTx, tenantId: string, refs: CounterRef[]) {
-  const keys = sql.join(
-    refs.map((r) => sql`(${r.limitId}::uuid, ${r.scopeKey}::text, ${r.periodKey}::text)`),
-    sql`, `,
-  );
-  return queryRows<{ limit_id: string; scope_key: string; period_key: string; usage: string }>(
-    db,
-    sql`select limit_id, scope_key, period_key, usage::text as usage from limit_counters
-        where tenant_id = ${tenantId} and (limit_id, scope_key, period_key) in (${keys})
-        order by limit_id, scope_key, period_key
-        for update`,
-  );
 }
 
 export interface CounterDelta {
@@ -157,33 +64,52 @@ export interface CounterDelta {
   maxAmount: string;
 }
 
+/** What a batch decides against, read under the locks of its transaction. */
+export interface LockedBatchState {
+  head: { sequence: number; hash: string };
+  stored: Map<string, StoredAnswer>;
+  /** Counter usage keyed by counterKey(), as the database prints the numeric. */
+  usage: Map<string, string>;
+}
+
 /**
- * Adds the batch's ALLOW amounts in one statement whose WHERE re-checks `usage + delta <= max`
- * in the database, so even a bug in the in-memory decision could never overshoot a limit: a
- * guard that trips aborts the whole transaction.
+ * One statement (migration 0005, `verdict_lock_validation_state`) in the caller's transaction:
+ * locks the chain head (created at sequence 0 on first use), creates the batch's missing counters
+ * at zero and locks them in key order, and reads the stored answers for its request ids.
  */
-export async function addToCounters(db: DbOrTx, tenantId: string, deltas: CounterDelta[]): Promise<void> {
-  if (deltas.length === 0) return;
-  const values = sql.join(
-    deltas.map(
-      (d) =>
-        sql`(${d.limitId}::uuid, ${d.scopeKey}::text, ${d.periodKey}::text, ${d.delta}::numeric, ${d.maxAmount}::numeric)`,
+export async function lockValidationState(
+  tx: DbOrTx,
+  tenantId: string,
+  requestIds: readonly string[],
+  refs: readonly CounterRef[],
+): Promise<LockedBatchState> {
+  const counters = JSON.stringify(
+    refs.map((r) => ({
+      limit_id: r.limitId,
+      scope_key: r.scopeKey,
+      period_key: r.periodKey,
+      period_start: r.periodStart.toISOString(),
+      reset_at: r.resetAt.toISOString(),
+    })),
+  );
+  const [row] = await queryRows<{ state: unknown }>(
+    tx,
+    sql`select verdict_lock_validation_state(${tenantId}, ${uuidArray(requestIds)}::uuid[], ${counters}::jsonb) as state`,
+  );
+  const raw = typeof row?.state === "string" ? JSON.parse(row.state) : row?.state;
+  const state = raw as {
+    sequence: number | string;
+    hash: string;
+    usage: { limit_id: string; scope_key: string; period_key: string; usage: string }[];
+    answers: { request_id: string; request_hash: string; response: string }[];
+  };
+  return {
+    head: { sequence: Number(state.sequence), hash: state.hash },
+    stored: new Map(
+      state.answers.map((a) => [a.request_id, { requestHash: a.request_hash, response: a.response }]),
     ),
-    sql`, `,
-  );
-  const rows = await queryRows<{ limit_id: string }>(
-    db,
-    sql`update limit_counters c set usage = c.usage + v.delta, updated_at = now()
-        from (values ${values}) as v(limit_id, scope_key, period_key, delta, max_amount)
-        where c.tenant_id = ${tenantId} and c.limit_id = v.limit_id and c.scope_key = v.scope_key
-          and c.period_key = v.period_key and c.usage + v.delta <= v.max_amount
-        returning c.limit_id`,
-  );
-  if (rows.length !== deltas.length) {
-    throw new Error(
-      `limit counter guard rejected ${deltas.length - rows.length} of ${deltas.length} updates`,
-    );
-  }
+    usage: new Map(state.usage.map((u) => [counterKey(u.limit_id, u.scope_key, u.period_key), u.usage])),
+  };
 }
 
 /** A batch decided in advance against an assumed state, ready to be written in one statement. */
@@ -214,7 +140,6 @@ export interface EncodedCommit {
  * it waits for its turn, keeping the serialisation out of the tenant's serial commit stream.
  */
 export function encodePlannedCommit(plan: PlannedCommit): EncodedCommit {
-  if (!plan.requestIds.every((id) => UUID_TEXT.test(id))) throw new TypeError("requestIds must be uuids");
   const counters = plan.counters.map((c) => ({
     limit_id: c.limitId,
     scope_key: c.scopeKey,
@@ -233,7 +158,7 @@ export function encodePlannedCommit(plan: PlannedCommit): EncodedCommit {
       plan.tenantId,
       plan.assumedHead.sequence,
       plan.assumedHead.hash,
-      `{${plan.requestIds.join(",")}}`,
+      uuidArray(plan.requestIds),
       JSON.stringify(counters),
       JSON.stringify(deltas),
       plan.eventsJson,
@@ -251,6 +176,17 @@ export function encodePlannedCommit(plan: PlannedCommit): EncodedCommit {
  */
 export async function commitPlanned(db: Database, commit: EncodedCommit): Promise<boolean> {
   const [row] = await queryPrepared<{ ok: boolean }>(db, COMMIT_PLANNED, [...commit.params]);
+  return row?.ok === true;
+}
+
+/** `commitPlanned` inside the caller's transaction (after `lockValidationState`). */
+export async function commitPlannedIn(tx: DbOrTx, commit: EncodedCommit): Promise<boolean> {
+  const p = commit.params;
+  const [row] = await queryRows<{ ok: boolean }>(
+    tx,
+    sql`select verdict_commit_validations(${p[0]}::text, ${p[1]}::bigint, ${p[2]}::text, ${p[3]}::uuid[],
+      ${p[4]}::jsonb, ${p[5]}::jsonb, ${p[6]}::jsonb, ${p[7]}::jsonb, ${p[8]}::bigint, ${p[9]}::text) as ok`,
+  );
   return row?.ok === true;
 }
 
