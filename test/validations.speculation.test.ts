@@ -5,10 +5,12 @@
  * rolled back or another instance had committed in between, and check that the assumption is
  * thrown away: the batch is decided against what it locked, and so is the batch after it.
  */
+
 import { randomUUID } from "node:crypto";
 import { sql } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { verifyStoredChain } from "../src/audit/audit.verify.js";
+import { withCanonicalText } from "../src/audit/canonical.js";
 import { queryRows } from "../src/db/database.js";
 import { applicableLimits, type LimitForEval } from "../src/limits/applicability.js";
 import type { BatchTail } from "../src/validations/batch-state.js";
@@ -56,6 +58,7 @@ function job(amount = "10.00", limits: LimitForEval[] = []): Job {
     db: t.handle.db,
     actor: { id: "test", actorType: "api_key", name: "test" },
     request,
+    canonicalRequest: withCanonicalText(request),
     requestHash: randomUUID(),
     rules: {
       matchedRuleIds: [],

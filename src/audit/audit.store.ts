@@ -2,7 +2,7 @@ import { and, asc, desc, eq, gt, gte, lt, lte, type SQL, sql } from "drizzle-orm
 import { uuidv7 } from "uuidv7";
 import type { DbOrTx, Tx } from "../db/database.js";
 import { auditChainHeads, auditEvents } from "./audit.table.js";
-import { linkEvents } from "./chain.js";
+import { linkWithJson, type SealedEvent } from "./chain.js";
 import { type AuditEvent, type AuditEventBody, GENESIS_HASH } from "./event.js";
 
 /** What a caller describes; sequence, links, ids and the timestamp are assigned on append. */
@@ -62,9 +62,9 @@ export function sealDrafts(
   head: ChainHeadRow,
   tenantId: string,
   drafts: readonly AuditDraft[],
-): AuditEvent[] {
+): SealedEvent[] {
   const now = new Date().toISOString();
-  return linkEvents(
+  return linkWithJson(
     head.sequence === 0 ? null : head,
     drafts.map((d) => ({
       eventId: d.eventId ?? uuidv7(),
@@ -84,29 +84,24 @@ export function sealDrafts(
 
 /**
  * Sealed events as the one JSON parameter the server expands into rows (jsonb_to_recordset):
- * building a statement with 15 parameters per event costs far more in the query builder than the
- * insert itself on a busy validation path.
+ * each event's stored JSON, the text that was hashed plus `hash`, so nothing is serialized twice.
  */
-export function sealedEventsJson(tenantId: string, sealed: readonly AuditEvent[]): string {
-  return JSON.stringify(
-    sealed.map((e) => ({
-      tenant_id: tenantId,
-      sequence: e.sequence,
-      event_id: e.eventId,
-      event_type: e.eventType,
-      action: e.action,
-      result: e.result,
-      resource_type: e.resourceType,
-      resource_id: e.resourceId,
-      actor_id: e.actor.id,
-      actor: e.actor,
-      context: e.context,
-      metadata: e.metadata,
-      created_at: e.createdAt,
-      previous_hash: e.previousHash,
-      hash: e.hash,
-    })),
-  );
+export function sealedEventsJson(sealed: readonly SealedEvent[]): string {
+  return `[${sealed.map((s) => s.json).join(",")}]`;
+}
+
+/**
+ * The insert of `sealedEventsJson`'s events, shared in spirit with verdict_commit_validations
+ * (migration 0006), which expands the same JSON the same way.
+ */
+function insertSealedEvents(eventsJson: string): SQL {
+  return sql`insert into audit_events (tenant_id, sequence, event_id, event_type, action, result,
+      resource_type, resource_id, actor_id, actor, context, metadata, created_at, previous_hash, hash)
+    select r."tenantId", r.sequence, r."eventId", r."eventType", r.action, r.result, r."resourceType",
+      r."resourceId", r.actor->>'id', r.actor, r.context, r.metadata, r."createdAt", r."previousHash", r.hash
+    from jsonb_to_recordset(${eventsJson}::jsonb) as r("tenantId" text, sequence bigint, "eventId" uuid,
+      "eventType" text, action text, result text, "resourceType" text, "resourceId" text, actor jsonb,
+      context jsonb, metadata jsonb, "createdAt" timestamptz, "previousHash" text, hash text)`;
 }
 
 /**
@@ -116,17 +111,12 @@ export function sealedEventsJson(tenantId: string, sealed: readonly AuditEvent[]
 export async function writeSealedEvents(
   tx: Tx,
   tenantId: string,
-  sealed: readonly AuditEvent[],
+  sealed: readonly SealedEvent[],
 ): Promise<void> {
-  const last = sealed[sealed.length - 1];
+  const last = sealed[sealed.length - 1]?.event;
   if (!last) return;
   await Promise.all([
-    tx.execute(sql`insert into audit_events (tenant_id, sequence, event_id, event_type, action, result,
-        resource_type, resource_id, actor_id, actor, context, metadata, created_at, previous_hash, hash)
-      select * from jsonb_to_recordset(${sealedEventsJson(tenantId, sealed)}::jsonb) as r(tenant_id text, sequence bigint,
-        event_id uuid, event_type text, action text, result text, resource_type text, resource_id text,
-        actor_id text, actor jsonb, context jsonb, metadata jsonb, created_at timestamptz,
-        previous_hash text, hash text)`),
+    tx.execute(insertSealedEvents(sealedEventsJson(sealed))),
     tx
       .update(auditChainHeads)
       .set({ sequence: last.sequence, hash: last.hash })
@@ -146,7 +136,7 @@ export async function appendAuditEvents(
   if (drafts.length === 0) return [];
   const sealed = sealDrafts(await lockChainHead(tx, tenantId), tenantId, drafts);
   await writeSealedEvents(tx, tenantId, sealed);
-  return sealed;
+  return sealed.map((s) => s.event);
 }
 
 async function lockHead(tx: Tx, tenantId: string): Promise<{ sequence: number; hash: string } | undefined> {

@@ -2,7 +2,13 @@ import canonicalize from "canonicalize";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { anyKey, contextValue } from "../../test/fixtures/audit/arbitraries.js";
-import { canonicalJson, canonicalJsonWithout, sha256Hex } from "./canonical.js";
+import {
+  CanonicalText,
+  canonicalJson,
+  canonicalJsonWithout,
+  sha256Hex,
+  withCanonicalText,
+} from "./canonical.js";
 
 type Outcome = { ok: true; text: string | undefined } | { ok: false };
 
@@ -114,5 +120,25 @@ describe("sha256Hex", () => {
     expect(sha256Hex("")).toBe("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
     // Value from Python's hashlib.sha256("é".encode()).
     expect(sha256Hex("é")).toBe("4a99557e4033c3539de2eb65472017cad5f9557f7a0625a09f1c3f6e2ba69c4c");
+  });
+});
+
+describe("withCanonicalText", () => {
+  it("serializes exactly as the wrapped value would, on every path, nested anywhere", () => {
+    fc.assert(
+      fc.property(contextValue, anyKey, (value, key) => {
+        const wrapped = { [key]: withCanonicalText(value), list: [withCanonicalText(value)] };
+        const plain = { [key]: value, list: [value] };
+        expect(canonicalJson(wrapped)).toBe(canonicalJson(plain));
+        expect(canonicalize(wrapped)).toBe(canonicalize(plain));
+        expect(JSON.stringify(wrapped)).toBe(JSON.stringify(plain));
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it("is emitted as its text by the fast path (the text is trusted, not recomputed)", () => {
+    expect(canonicalJson({ a: new CanonicalText({ b: 1 }, '{"b":1}') })).toBe('{"a":{"b":1}}');
+    expect(canonicalJson([new CanonicalText(1, "1.0")])).toBe("[1.0]");
   });
 });

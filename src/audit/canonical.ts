@@ -12,6 +12,31 @@ class NeedsReference extends Error {}
 // One preallocated instance: the fallback should not pay for a stack trace.
 const NEEDS_REFERENCE = new NeedsReference("value needs the reference canonicalizer");
 
+/**
+ * A JSON value with its canonical text already known, so that a value serialized twice (a request
+ * hashed for idempotency and again inside its audit event) costs once. `canonicalJson` emits the
+ * text as is; everything else (JSON.stringify, the reference canonicalizer) sees the value through
+ * `toJSON`, so a wrapped value always serializes as the value itself would. Made only by
+ * {@link withCanonicalText}, or by a specialised serializer whose differential test holds its text
+ * equal to `canonicalJson(value)`.
+ */
+export class CanonicalText<T = unknown> {
+  /** @internal use {@link withCanonicalText} or a tested specialised serializer. */
+  constructor(
+    readonly value: T,
+    readonly text: string,
+  ) {}
+
+  toJSON(): T {
+    return this.value;
+  }
+}
+
+/** `value` with its canonical text, computed now. */
+export function withCanonicalText<T>(value: T): CanonicalText<T> {
+  return new CanonicalText(value, canonicalJson(value));
+}
+
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
 function quote(s: string): string {
@@ -48,6 +73,7 @@ function serialize(value: unknown, skipKey: string | undefined): string {
         }
         return `${out}]`;
       }
+      if (value instanceof CanonicalText) return value.text;
       const proto: unknown = Object.getPrototypeOf(value);
       // Class instances (Date, boxed primitives, ...) go through toJSON/valueOf in the reference.
       if (proto !== Object.prototype && proto !== null) throw NEEDS_REFERENCE;
@@ -105,6 +131,25 @@ export function canonicalJson(value: unknown): string {
  */
 export function canonicalJsonWithout(value: object, key: string): string {
   return canonical(value, key);
+}
+
+/**
+ * Canonical JSON of one string, for serializers specialised to a known shape; throws on a lone
+ * surrogate, which `canonicalJson` refuses too.
+ */
+export function canonicalString(s: string): string {
+  try {
+    return quote(s);
+  } catch (err) {
+    if (err === NEEDS_REFERENCE) throw new TypeError("Lone surrogate is not allowed");
+    throw err;
+  }
+}
+
+/** Canonical JSON of one number (ECMAScript Number::toString); throws on NaN and infinities. */
+export function canonicalNumber(n: number): string {
+  if (!Number.isFinite(n)) throw new TypeError(`${n} is not allowed`);
+  return String(n);
 }
 
 /** Lower-case hex SHA-256 of the UTF-8 bytes of `text`. */

@@ -95,17 +95,35 @@ export function hashEventBody(body: AuditEventBody): string {
   return sha256Hex(canonicalJsonWithout(body, "hash"));
 }
 
+/** A sealed event and the JSON it is stored from: exactly the text that was hashed, plus `hash`. */
+export interface SealedEvent {
+  event: AuditEvent;
+  json: string;
+}
+
 /**
  * Returns `body` plus its `hash`, fields in contract order. Throws a TypeError if the body does
  * not have exactly the contract's fields or its sequence, previousHash or createdAt are malformed:
  * an event that breaks the contract must never get a valid-looking hash.
  */
 export function sealEvent(body: AuditEventBody): AuditEvent {
+  return sealWithJson(body).event;
+}
+
+/**
+ * Like {@link sealEvent}, with the event's JSON for storage: its canonical body text with the
+ * `hash` member added last. Storing that text, rather than serializing the event again, means
+ * what the database receives is byte for byte what was hashed, and costs no second serialization.
+ */
+export function sealWithJson(body: AuditEventBody): SealedEvent {
   assertContractBody(body);
   const event = {} as Record<string, unknown>;
   for (const field of AUDIT_BODY_FIELDS) event[field] = body[field];
-  event.hash = sha256Hex(canonicalJson(event));
-  return event as unknown as AuditEvent;
+  const text = canonicalJson(event);
+  const hash = sha256Hex(text);
+  event.hash = hash;
+  // A contract body has members, so the text ends in "}" after at least one of them.
+  return { event: event as unknown as AuditEvent, json: `${text.slice(0, -1)},"hash":"${hash}"}` };
 }
 
 /**
@@ -114,6 +132,11 @@ export function sealEvent(body: AuditEventBody): AuditEvent {
  * several events in one transaction.
  */
 export function linkEvents(prev: ChainHead | null, drafts: readonly AuditEventDraft[]): AuditEvent[] {
+  return linkWithJson(prev, drafts).map((s) => s.event);
+}
+
+/** {@link linkEvents} with each event's JSON for storage (see {@link sealWithJson}). */
+export function linkWithJson(prev: ChainHead | null, drafts: readonly AuditEventDraft[]): SealedEvent[] {
   let sequence = prev?.sequence ?? 0;
   let previousHash = prev?.hash ?? GENESIS_HASH;
   if (!Number.isSafeInteger(sequence) || sequence < 0) {
@@ -121,9 +144,9 @@ export function linkEvents(prev: ChainHead | null, drafts: readonly AuditEventDr
   }
   return drafts.map((draft) => {
     sequence += 1;
-    const event = sealEvent({ ...draft, sequence, previousHash });
-    previousHash = event.hash;
-    return event;
+    const sealed = sealWithJson({ ...draft, sequence, previousHash });
+    previousHash = sealed.event.hash;
+    return sealed;
   });
 }
 

@@ -1,6 +1,8 @@
 import { uuidv7 } from "uuidv7";
 import { type AuditDraft, sealDrafts, sealedEventsJson } from "../audit/audit.store.js";
-import type { AuditEvent, JsonObject } from "../audit/event.js";
+import type { CanonicalText } from "../audit/canonical.js";
+import type { SealedEvent } from "../audit/chain.js";
+import type { JsonObject } from "../audit/event.js";
 import type { Database } from "../db/database.js";
 import type { ApplicableLimit } from "../limits/applicability.js";
 import { counterKey, decideSequentially, type LimitDecision } from "../limits/decide.js";
@@ -15,6 +17,7 @@ import {
   planAhead,
 } from "./batch-state.js";
 import { isInfrastructureFailure, isSqlError } from "./failures.js";
+import { recordedResponse } from "./recorded-response.js";
 import { decide, type NormalizedRequest, type ValidationResponse } from "./validation.js";
 import {
   type CounterDelta,
@@ -31,6 +34,8 @@ export interface Job {
   db: Database;
   actor: Actor;
   request: NormalizedRequest;
+  /** The request with its canonical text, hashed for idempotency and recorded in the event. */
+  canonicalRequest: CanonicalText<NormalizedRequest>;
   requestHash: string;
   rules: RuleSetResult;
   /** Empty when a DENY rule matched: limits are then not checked. */
@@ -52,7 +57,7 @@ function exceededIds(decision: LimitDecision | undefined): string[] {
 /** Everything a batch writes and answers, decided against one state. */
 interface BatchPlan {
   outcomes: ValidationOutcome[];
-  events: AuditEvent[];
+  events: SealedEvent[];
   rows: ValidationInsert[];
   deltas: CounterDelta[];
   tail: BatchTail;
@@ -126,7 +131,7 @@ export async function runValidationBatch(
           requestIds: keys.requestIds,
           counters: [...refs].map(([key, ref]) => ({ ...ref, usage: assumed.usage.get(key) ?? "0" })),
           deltas: speculative.deltas,
-          eventsJson: sealedEventsJson(tenantId, speculative.events),
+          eventsJson: sealedEventsJson(speculative.events),
           head: speculative.tail.head,
           rows: speculative.rows,
         })
@@ -171,7 +176,7 @@ export async function runValidationBatch(
           requestIds: keys.requestIds,
           counters: [...refs].map(([key, ref]) => ({ ...ref, usage: locked.usage.get(key) ?? "0" })),
           deltas: plan.deltas,
-          eventsJson: sealedEventsJson(tenantId, plan.events),
+          eventsJson: sealedEventsJson(plan.events),
           head: plan.tail.head,
           rows: plan.rows,
         }),
@@ -259,9 +264,11 @@ function planBatch(
     };
   });
 
+  const recorded = responses.map(({ auditSequence: _s, auditHash: _h, validationId, ...rest }) =>
+    recordedResponse({ ...rest, validationId: validationId! }),
+  );
   const drafts: AuditDraft[] = responses.map((response, index) => {
     const job = freshJobs[index]!;
-    const { auditSequence: _s, auditHash: _h, ...recorded } = response;
     return {
       eventType: "TRANSACTION_VALIDATED",
       action: "VALIDATE",
@@ -269,7 +276,8 @@ function planBatch(
       resourceType: "transaction",
       resourceId: response.validationId!,
       actor: job.actor,
-      context: { request: job.request, response: recorded } as unknown as JsonObject,
+      // Both parts carry their canonical text: the event's serialization only copies it.
+      context: { request: job.canonicalRequest, response: recorded[index]! } as unknown as JsonObject,
       metadata: {},
     };
   });
@@ -278,10 +286,11 @@ function planBatch(
   const now = new Date();
   const rows: ValidationInsert[] = responses.map((response, index) => {
     const job = freshJobs[index]!;
-    const event = events[index]!;
+    const { event } = events[index]!;
     response.auditSequence = event.sequence;
     response.auditHash = event.hash;
-    const body = JSON.stringify(response);
+    // The recorded response's text plus the event's sequence and hash: no second serialization.
+    const body = `${recorded[index]!.text.slice(0, -1)},"auditSequence":${event.sequence},"auditHash":"${event.hash}"}`;
     outcomes[fresh[index]!] = { kind: "created", body, decision: response.decision };
     return {
       validationId: response.validationId!,
@@ -317,7 +326,7 @@ function planBatch(
     outcomes[i] = body && same ? { kind: "replay", body } : { kind: "conflict" };
   });
 
-  const last = events[events.length - 1];
+  const last = events[events.length - 1]?.event;
   return {
     outcomes: outcomes as ValidationOutcome[],
     events,

@@ -1,7 +1,5 @@
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
-import { canonicalJson } from "../audit/chain.js";
-import type { JsonObject } from "../audit/event.js";
+import { sha256Hex, withCanonicalText } from "../audit/canonical.js";
 import type { CatalogCache, CompiledCatalog } from "../catalog/catalog-cache.js";
 import type { Config } from "../config.js";
 import { isUniqueViolation } from "../db/errors.js";
@@ -36,10 +34,6 @@ export interface ValidationsServiceDeps {
   catalogs: CatalogCache;
   /** Largest group commit; bigger bursts split into several consecutive commits. */
   maxBatch?: number;
-}
-
-function sha256(text: string): string {
-  return createHash("sha256").update(text, "utf8").digest("hex");
 }
 
 export function createValidationsService(deps: ValidationsServiceDeps) {
@@ -104,7 +98,8 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
         });
       }
       const request = normalizeRequest(input);
-      const requestHash = sha256(canonicalJson(request as unknown as JsonObject));
+      const canonicalRequest = withCanonicalText(request);
+      const requestHash = sha256Hex(canonicalRequest.text);
 
       let catalog: CompiledCatalog;
       try {
@@ -136,6 +131,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
             db: tenant.db,
             actor: tenant.actor,
             request,
+            canonicalRequest,
             requestHash,
             rules,
             applicable,

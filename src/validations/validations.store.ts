@@ -20,7 +20,10 @@ function uuidArray(ids: readonly string[]): string {
   return `{${ids.join(",")}}`;
 }
 
-/** Validation records as the one JSON parameter the server expands into rows. */
+/**
+ * Validation records as the one JSON parameter the server expands into rows. The request is left
+ * out: verdict_commit_validations (migration 0006) records it from the record's audit event.
+ */
 export function validationRowsJson(rows: readonly ValidationInsert[]): string {
   const json = rows.map((r) => ({
     validation_id: r.validationId,
@@ -39,7 +42,6 @@ export function validationRowsJson(rows: readonly ValidationInsert[]): string {
     merchant_id: r.merchantId ?? null,
     matched_rule_ids: r.matchedRuleIds,
     exceeded_limit_ids: r.exceededLimitIds,
-    request: r.request,
     response: r.response,
     processing_time_ms: r.processingTimeMs,
     audit_sequence: r.auditSequence,
