@@ -1,3 +1,4 @@
+import Big from "big.js";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -239,6 +240,54 @@ describe("properties", () => {
         const parsed = parseAmount(n, "BRL");
         expect(parsed).toEqual({ ok: true, value: fromMinorUnits(BigInt(cents), "BRL") });
       }),
+    );
+  });
+});
+
+describe("the BigInt path agrees with big.js, the reference", () => {
+  const Ref = Big();
+  Ref.DP = 40;
+  Ref.NE = -1_000_000;
+  Ref.PE = 1_000_000;
+  // Plain decimals as PostgreSQL and parseAmount print them, with leading and trailing zeros, signs
+  // and long fractions; plus shapes only the reference handles (exponents, "+", ".5").
+  const digits = (max: number) =>
+    fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 1, maxLength: max });
+  const plainDecimal = fc
+    .tuple(fc.constantFrom("", "-"), digits(20), fc.option(digits(12), { nil: undefined }))
+    .map(([sign, i, f]) => `${sign}${i}${f === undefined ? "" : `.${f}`}`);
+  const decimal = fc.oneof(
+    { weight: 8, arbitrary: plainDecimal },
+    { weight: 1, arbitrary: fc.constantFrom("1e3", "2.5E-2", "7.", ".5", "-0", "-0.000", "0.10") },
+  );
+  const currency = fc.constantFrom("JPY", "BRL", "BHD", "CLF");
+
+  it("add, subtract and compare: the same value, printed the same way", () => {
+    fc.assert(
+      fc.property(decimal, decimal, (a, b) => {
+        const sum = Ref(a).plus(b);
+        const difference = Ref(a).minus(b);
+        // big.js keeps the sign of a zero result ("-0"); numerically the same.
+        expect(Ref(addAmounts(a, b)).eq(sum)).toBe(true);
+        expect(Ref(subtractAmounts(a, b)).eq(difference)).toBe(true);
+        if (!sum.eq(0)) expect(addAmounts(a, b)).toBe(sum.toFixed());
+        if (!difference.eq(0)) expect(subtractAmounts(a, b)).toBe(difference.toFixed());
+        expect(compareAmounts(a, b)).toBe(Ref(a).cmp(b));
+        expect(isGreaterThan(a, b)).toBe(Ref(a).gt(b));
+      }),
+      { numRuns: 3000 },
+    );
+  });
+
+  it("formatAmount: the same text, or both refuse to round", () => {
+    fc.assert(
+      fc.property(decimal, currency, (value, code) => {
+        const exponent = currencyExponent(code);
+        const fixed = Ref(value).toFixed(exponent);
+        if (Ref(fixed).eq(Ref(value))) expect(formatAmount(value, code)).toBe(fixed);
+        else expect(() => formatAmount(value, code)).toThrow(RangeError);
+      }),
+      { numRuns: 3000 },
     );
   });
 });

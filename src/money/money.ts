@@ -1,7 +1,9 @@
 /**
- * Exact decimal money. Amounts travel as decimal strings ("1500.00") and every operation runs on
- * big.js, never on binary floating point. The only float that exists is the one handed to JSON
- * Logic rules ({@link amountToNumber}), which never flows back into money arithmetic.
+ * Exact decimal money. Amounts travel as decimal strings ("1500.00") and every operation is exact
+ * decimal arithmetic, never binary floating point: plain decimals (what parseAmount, formatAmount
+ * and PostgreSQL's numeric print) as scaled BigInts, anything else on big.js, which stays the
+ * reference (the property tests hold the two equal). The only float that exists is the one handed
+ * to JSON Logic rules ({@link amountToNumber}), which never flows back into money arithmetic.
  */
 import Big from "big.js";
 import { currencyExponent, isCurrency } from "./currency.js";
@@ -22,6 +24,50 @@ Dec.strict = true;
  * 17 integer digits at exponent 2 and 15 at exponent 4; prefer `numeric` for such columns.
  */
 export const MAX_INTEGER_DIGITS = 18;
+
+/** A plain decimal with an optional minus: the shapes the BigInt path handles. */
+const SIGNED_PLAIN = /^(-?)(\d+)(?:\.(\d+))?$/;
+
+/** value = units / 10^scale, exactly. */
+interface Scaled {
+  units: bigint;
+  scale: number;
+}
+
+/** The BigInt form of a plain decimal, or undefined for anything the reference must parse. */
+function scaled(value: string): Scaled | undefined {
+  if (value.length > MAX_INPUT_LENGTH) return undefined;
+  const m = SIGNED_PLAIN.exec(value);
+  if (m === null) return undefined;
+  const fraction = m[3] ?? "";
+  return { units: BigInt(`${m[1]}${m[2]}${fraction}`), scale: fraction.length };
+}
+
+const POW10: bigint[] = [1n];
+function pow10(n: number): bigint {
+  while (POW10.length <= n) POW10.push(POW10[POW10.length - 1]! * 10n);
+  return POW10[n]!;
+}
+
+/** Both operands as units of the larger scale. */
+function aligned(a: Scaled, b: Scaled): [bigint, bigint, number] {
+  if (a.scale === b.scale) return [a.units, b.units, a.scale];
+  return a.scale > b.scale
+    ? [a.units, b.units * pow10(a.scale - b.scale), a.scale]
+    : [a.units * pow10(b.scale - a.scale), b.units, b.scale];
+}
+
+/** units / 10^scale with no trailing fractional zeros, as big.js's toFixed() prints it. */
+function plain(units: bigint, scale: number): string {
+  const negative = units < 0n;
+  let digits = (negative ? -units : units).toString();
+  if (scale > 0) {
+    digits = digits.padStart(scale + 1, "0");
+    const fraction = digits.slice(-scale).replace(/0+$/, "");
+    digits = fraction === "" ? digits.slice(0, -scale) : `${digits.slice(0, -scale)}.${fraction}`;
+  }
+  return negative ? `-${digits}` : digits;
+}
 
 /** A plain, unsigned decimal: no sign, exponent, spaces, separators or leading/trailing dot. */
 const PLAIN_DECIMAL = /^\d+(\.\d+)?$/;
@@ -88,6 +134,17 @@ export function parseAmount(input: string | number, currency: string): ParseAmou
  */
 export function formatAmount(value: string, currency: string): string {
   const exponent = currencyExponent(currency);
+  const m = value.length > MAX_INPUT_LENGTH ? null : SIGNED_PLAIN.exec(value);
+  // Signed values go to the reference, which decides how a negative zero prints.
+  if (m !== null && m[1] === "") {
+    const fraction = m[3] ?? "";
+    if (fraction.length > exponent && !/^0*$/.test(fraction.slice(exponent))) {
+      throw new RangeError(`${value} has more decimal places than ${currency} allows (${exponent})`);
+    }
+    const integerPart = m[2]!.replace(/^0+(?=\d)/, "");
+    if (exponent === 0) return integerPart;
+    return `${integerPart}.${fraction.slice(0, exponent).padEnd(exponent, "0")}`;
+  }
   const decimal = Dec(value);
   const fixed = decimal.toFixed(exponent);
   if (!Dec(fixed).eq(decimal)) {
@@ -98,22 +155,34 @@ export function formatAmount(value: string, currency: string): string {
 
 /** Exact a + b, as a plain decimal string (unformatted; see {@link formatAmount}). */
 export function addAmounts(a: string, b: string): string {
-  return Dec(a).plus(b).toFixed();
+  const x = scaled(a);
+  const y = scaled(b);
+  if (x === undefined || y === undefined) return Dec(a).plus(b).toFixed();
+  const [u, v, scale] = aligned(x, y);
+  return plain(u + v, scale);
 }
 
 /** Exact a − b, as a plain decimal string; may be negative. */
 export function subtractAmounts(a: string, b: string): string {
-  return Dec(a).minus(b).toFixed();
+  const x = scaled(a);
+  const y = scaled(b);
+  if (x === undefined || y === undefined) return Dec(a).minus(b).toFixed();
+  const [u, v, scale] = aligned(x, y);
+  return plain(u - v, scale);
 }
 
 /** -1, 0 or 1 as a is less than, equal to or greater than b (numerically: "1.50" equals "1.5"). */
 export function compareAmounts(a: string, b: string): -1 | 0 | 1 {
-  return Dec(a).cmp(b);
+  const x = scaled(a);
+  const y = scaled(b);
+  if (x === undefined || y === undefined) return Dec(a).cmp(b);
+  const [u, v] = aligned(x, y);
+  return u < v ? -1 : u > v ? 1 : 0;
 }
 
 /** a > b, exactly. */
 export function isGreaterThan(a: string, b: string): boolean {
-  return Dec(a).gt(b);
+  return compareAmounts(a, b) === 1;
 }
 
 /**
