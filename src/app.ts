@@ -40,7 +40,7 @@ export function createApp(deps: AppDeps) {
   app.use(requestId());
   app.use(async (c, next) => {
     const started = process.hrtime.bigint();
-    c.set("logger", logger.child({ requestId: c.get("requestId") }));
+    c.set("logFields", { requestId: c.get("requestId") });
     await next();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     const route = routePath(c, -1);
@@ -49,10 +49,19 @@ export function createApp(deps: AppDeps) {
       { method: c.req.method, route: route.endsWith("*") ? "unmatched" : route, status: String(status) },
       seconds,
     );
-    c.get("logger")[status >= 500 ? "error" : "info"](
-      { method: c.req.method, path: c.req.path, status, durationMs: Math.round(seconds * 1e6) / 1e3 },
-      "request completed",
-    );
+    const level = status >= 500 ? "error" : "info";
+    if (logger.isLevelEnabled(level)) {
+      logger[level](
+        {
+          ...c.get("logFields"),
+          method: c.req.method,
+          path: c.req.path,
+          status,
+          durationMs: Math.round(seconds * 1e6) / 1e3,
+        },
+        "request completed",
+      );
+    }
   });
 
   app.get("/health", (c) => c.text("healthy"));
@@ -114,7 +123,9 @@ export function createApp(deps: AppDeps) {
     c.set("principal", principal);
     const resolved = await deps.tenants.resolve(principal);
     c.set("tenant", { tenantId: resolved.tenantId, db: resolved.db, actor: principal.actor });
-    c.set("logger", c.get("logger").child({ tenantId: resolved.tenantId, actorId: principal.actor.id }));
+    const fields = c.get("logFields");
+    fields.tenantId = resolved.tenantId;
+    fields.actorId = principal.actor.id;
     if (!resolved.release) return next();
     // Multi-tenant: hold the tenant's pool until the response (a streamed one too) is done.
     try {
@@ -135,7 +146,10 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) =>
     problemResponse(c, new AppError("ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)),
   );
-  app.onError((err, c) => problemResponse(c, err, c.get("logger") ?? logger));
+  app.onError((err, c) => {
+    const fields = c.get("logFields");
+    return problemResponse(c, err, fields ? logger.child(fields) : logger);
+  });
   return app;
 }
 

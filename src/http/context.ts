@@ -1,4 +1,3 @@
-import type { Logger } from "pino";
 import type { TenantContext } from "../tenancy/tenant-context.js";
 import type { Principal } from "./principal.js";
 
@@ -6,8 +5,19 @@ import type { Principal } from "./principal.js";
 export interface AppEnv {
   Variables: {
     requestId: string;
-    logger: Logger;
+    /**
+     * Fields every log line of the request carries. Plain fields rather than a pino child logger:
+     * a child serializes its bindings and sets up redaction when made, on every request, and most
+     * requests log nothing above the configured level.
+     */
+    logFields: LogFields;
     principal: Principal;
     tenant: TenantContext;
   };
+}
+
+export interface LogFields {
+  requestId: string;
+  tenantId?: string;
+  actorId?: string;
 }
