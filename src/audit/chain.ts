@@ -95,6 +95,9 @@ export function hashEventBody(body: AuditEventBody): string {
   return sha256Hex(canonicalJsonWithout(body, "hash"));
 }
 
+/** The body's field names sorted by UTF-16 code units (plain ASCII names: no escaping needed). */
+const CANONICAL_FIELD_ORDER: readonly (keyof AuditEventBody)[] = [...AUDIT_BODY_FIELDS].sort();
+
 /** A sealed event and the JSON it is stored from: exactly the text that was hashed, plus `hash`. */
 export interface SealedEvent {
   event: AuditEvent;
@@ -119,7 +122,14 @@ export function sealWithJson(body: AuditEventBody): SealedEvent {
   assertContractBody(body);
   const event = {} as Record<string, unknown>;
   for (const field of AUDIT_BODY_FIELDS) event[field] = body[field];
-  const text = canonicalJson(event);
+  // The members in RFC 8785 order, each canonical: the canonical text of the whole body, without
+  // sorting its keys and checking its shape again for every event.
+  let text = "{";
+  for (let i = 0; i < CANONICAL_FIELD_ORDER.length; i++) {
+    const field = CANONICAL_FIELD_ORDER[i]!;
+    text += `${i === 0 ? "" : ","}"${field}":${canonicalJson(body[field])}`;
+  }
+  text += "}";
   const hash = sha256Hex(text);
   event.hash = hash;
   // A contract body has members, so the text ends in "}" after at least one of them.
