@@ -2,7 +2,10 @@
 -- each event is the exact canonical text that was hashed plus "hash" (camelCase, the contract's
 -- field names), and a validation record carries no copy of its request, which is taken from its
 -- event's context. Same arguments, same locks, same checks and result as before.
-CREATE OR REPLACE FUNCTION verdict_commit_validations(
+-- A new name, not a replacement: during a rolling deploy the previous release's instances keep
+-- calling verdict_commit_validations with snake_case events, and so does that release after a
+-- rollback. Drop the old function once no release that calls it can run.
+CREATE OR REPLACE FUNCTION verdict_commit_validations_v2(
   p_tenant text,
   p_assumed_sequence bigint,
   p_assumed_hash text,

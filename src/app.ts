@@ -146,10 +146,7 @@ export function createApp(deps: AppDeps) {
   app.notFound((c) =>
     problemResponse(c, new AppError("ROUTE_NOT_FOUND", `No route for ${c.req.method} ${c.req.path}`)),
   );
-  app.onError((err, c) => {
-    const fields = c.get("logFields");
-    return problemResponse(c, err, fields ? logger.child(fields) : logger);
-  });
+  app.onError((err, c) => problemResponse(c, err, logger));
   return app;
 }
 

@@ -84,15 +84,16 @@ export function sealDrafts(
 
 /**
  * Sealed events as the one JSON parameter the server expands into rows (jsonb_to_recordset):
- * each event's stored JSON, the text that was hashed plus `hash`, so nothing is serialized twice.
+ * the JSON each event is written from (the text that was hashed plus `hash`), so nothing is
+ * serialized twice.
  */
 export function sealedEventsJson(sealed: readonly SealedEvent[]): string {
   return `[${sealed.map((s) => s.json).join(",")}]`;
 }
 
 /**
- * The insert of `sealedEventsJson`'s events, shared in spirit with verdict_commit_validations
- * (migration 0006), which expands the same JSON the same way.
+ * The insert of `sealedEventsJson`'s events; verdict_commit_validations_v2 (migration 0006)
+ * expands the same JSON the same way.
  */
 function insertSealedEvents(eventsJson: string): SQL {
   return sql`insert into audit_events (tenant_id, sequence, event_id, event_type, action, result,

@@ -92,6 +92,9 @@ describe("sealing", () => {
     expect(() => sealEvent({ ...body, extra: 1 } as AuditEventBody)).toThrow(/unexpected: extra/);
     const { metadata: _metadata, ...missing } = body;
     expect(() => sealEvent(missing as AuditEventBody)).toThrow(/missing: metadata/);
+    expect(() => sealEvent({ ...body, metadata: undefined } as unknown as AuditEventBody)).toThrow(
+      /missing: metadata/,
+    );
     expect(() => sealEvent({ ...body, sequence: 0 })).toThrow(/sequence/);
     expect(() => sealEvent({ ...body, previousHash: "ABC" })).toThrow(/previousHash/);
     expect(() => sealEvent({ ...body, createdAt: "2026-01-30T10:30:00Z" })).toThrow(/createdAt/);

@@ -164,7 +164,8 @@ const BODY_FIELDS: ReadonlySet<string> = new Set(AUDIT_BODY_FIELDS);
 
 function assertContractBody(body: AuditEventBody): void {
   const unexpected = Object.keys(body).filter((k) => !BODY_FIELDS.has(k));
-  const missing = AUDIT_BODY_FIELDS.filter((k) => !Object.hasOwn(body, k));
+  // An undefined member has no JSON form: the generic hash would leave it out, sealing refuses it.
+  const missing = AUDIT_BODY_FIELDS.filter((k) => !Object.hasOwn(body, k) || body[k] === undefined);
   if (unexpected.length > 0 || missing.length > 0) {
     throw new TypeError(
       `audit event body must have exactly the contract fields (missing: ${missing.join(", ") || "none"}; unexpected: ${unexpected.join(", ") || "none"})`,

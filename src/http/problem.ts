@@ -24,7 +24,11 @@ export function problemResponse(c: Context, err: unknown, logger?: Logger): Resp
     appError.code === "INTERNAL_ERROR" ||
     (appError.code === "SERVICE_UNAVAILABLE" && !(err instanceof AppError))
   ) {
-    (logger ?? console).error({ err, requestId: c.get("requestId") }, "unhandled error");
+    // The request's log fields (tenant and actor once resolved) when the app set them.
+    const fields = (c.get("logFields") as Record<string, unknown> | undefined) ?? {
+      requestId: c.get("requestId"),
+    };
+    (logger ?? console).error({ ...fields, err }, "unhandled error");
   }
   const body: ProblemBody = {
     type: `${PROBLEM_TYPE_BASE}${appError.code.toLowerCase().replaceAll("_", "-")}`,

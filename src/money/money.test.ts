@@ -250,7 +250,7 @@ describe("the BigInt path agrees with big.js, the reference", () => {
   Ref.NE = -1_000_000;
   Ref.PE = 1_000_000;
   // Plain decimals as PostgreSQL and parseAmount print them, with leading and trailing zeros, signs
-  // and long fractions; plus shapes only the reference handles (exponents, "+", ".5").
+  // and long fractions; plus shapes only the reference handles (exponents, "7.", ".5").
   const digits = (max: number) =>
     fc.string({ unit: fc.constantFrom(..."0123456789"), minLength: 1, maxLength: max });
   const plainDecimal = fc

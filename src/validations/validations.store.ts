@@ -22,7 +22,7 @@ function uuidArray(ids: readonly string[]): string {
 
 /**
  * Validation records as the one JSON parameter the server expands into rows. The request is left
- * out: verdict_commit_validations (migration 0006) records it from the record's audit event.
+ * out: verdict_commit_validations_v2 (migration 0006) records it from the record's audit event.
  */
 export function validationRowsJson(rows: readonly ValidationInsert[]): string {
   const json = rows.map((r) => ({
@@ -129,7 +129,7 @@ export interface PlannedCommit {
   rows: readonly ValidationInsert[];
 }
 
-const COMMIT_PLANNED = `select verdict_commit_validations($1::text, $2::bigint, $3::text, $4::uuid[],
+const COMMIT_PLANNED = `select verdict_commit_validations_v2($1::text, $2::bigint, $3::text, $4::uuid[],
   $5::jsonb, $6::jsonb, $7::jsonb, $8::jsonb, $9::bigint, $10::text) as ok`;
 
 /** A planned batch as the statement's parameters. */
@@ -172,7 +172,7 @@ export function encodePlannedCommit(plan: PlannedCommit): EncodedCommit {
 }
 
 /**
- * Writes a planned batch in one round trip (migration 0003, `verdict_commit_validations`), as
+ * Writes a planned batch in one round trip (`verdict_commit_validations_v2`, migration 0006), as
  * its own transaction: true if it was written, false if the locked state was not the assumed
  * one, in which case nothing was written and the batch must be decided again.
  */
@@ -186,7 +186,7 @@ export async function commitPlannedIn(tx: DbOrTx, commit: EncodedCommit): Promis
   const p = commit.params;
   const [row] = await queryRows<{ ok: boolean }>(
     tx,
-    sql`select verdict_commit_validations(${p[0]}::text, ${p[1]}::bigint, ${p[2]}::text, ${p[3]}::uuid[],
+    sql`select verdict_commit_validations_v2(${p[0]}::text, ${p[1]}::bigint, ${p[2]}::text, ${p[3]}::uuid[],
       ${p[4]}::jsonb, ${p[5]}::jsonb, ${p[6]}::jsonb, ${p[7]}::jsonb, ${p[8]}::bigint, ${p[9]}::text) as ok`,
   );
   return row?.ok === true;
