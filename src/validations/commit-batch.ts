@@ -287,8 +287,6 @@ function planBatch(
   const rows: ValidationInsert[] = responses.map((response, index) => {
     const job = freshJobs[index]!;
     const { event } = events[index]!;
-    response.auditSequence = event.sequence;
-    response.auditHash = event.hash;
     // The recorded response's text plus the event's sequence and hash: no second serialization.
     const body = `${recorded[index]!.text.slice(0, -1)},"auditSequence":${event.sequence},"auditHash":"${event.hash}"}`;
     outcomes[fresh[index]!] = { kind: "created", body, decision: response.decision };
