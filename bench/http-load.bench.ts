@@ -11,6 +11,7 @@
  */
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
 import autocannon from "autocannon";
 import { createScratchDatabase } from "../test/harness.js";
 import { freePort } from "../test/server-process.js";
@@ -214,13 +215,27 @@ async function fixedRate(target: string, url: string, rate: number): Promise<Row
   return summarise(target, `${rate}/s`, result.throughput, result.latencies, result.non2xx, result.errors);
 }
 
-/** CPU microseconds per validation at saturation, by process. */
-let cpuPerRequestUs = { server: Number.NaN, postgres: Number.NaN, generator: Number.NaN };
+/** CPU microseconds per request at saturation, by process (verdict's validations, then the bare endpoint's). */
+const cpuPerRequestUs = {
+  server: Number.NaN,
+  serverSystem: Number.NaN,
+  postgres: Number.NaN,
+  generator: Number.NaN,
+  bare: Number.NaN,
+  bareSystem: Number.NaN,
+  bareGenerator: Number.NaN,
+};
 
 /** User + system CPU seconds of a process so far (Linux /proc). */
 function processCpuSeconds(pid: number | string | undefined): number {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
   return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
+/** System (kernel) CPU seconds of a process so far: syscalls, on a VM where they may be costly. */
+function processSystemCpuSeconds(pid: number | string | undefined): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
+  return Number(fields[12]) / 100;
 }
 
 /** CPU seconds of every PostgreSQL process (the backends serve the bench; the rest is noise). */
@@ -279,17 +294,39 @@ async function main(): Promise<void> {
       row.serverWithin10ms = serverShareWithin10ms(before, await serverHistogram(base));
       rows.push(row);
     }
-    const before = [processCpuSeconds(server.pid), postgresCpuSeconds(), selfCpuSeconds()];
+    const cpuNow = () => [
+      processCpuSeconds(server.pid),
+      processSystemCpuSeconds(server.pid),
+      postgresCpuSeconds(),
+      selfCpuSeconds(),
+    ];
+    const before = cpuNow();
     const saturated = await closedLoop("verdict", base, undefined);
-    const after = [processCpuSeconds(server.pid), postgresCpuSeconds(), selfCpuSeconds()];
+    const after = cpuNow();
     rows.push(saturated);
     const perRequest = (i: number) => ((after[i]! - before[i]!) * 1e6) / (saturated.throughput * SECONDS);
-    cpuPerRequestUs = { server: perRequest(0), postgres: perRequest(1), generator: perRequest(2) };
+    cpuPerRequestUs.server = perRequest(0);
+    cpuPerRequestUs.serverSystem = perRequest(1);
+    cpuPerRequestUs.postgres = perRequest(2);
+    cpuPerRequestUs.generator = perRequest(3);
     const bareBase = `http://127.0.0.1:${barePort}`;
     await new Promise((r) => setTimeout(r, 500));
     await closedLoop("bare hono", bareBase, undefined);
     for (const rate of RATES) rows.push(await fixedRate("bare hono", bareBase, rate));
-    rows.push(await closedLoop("bare hono", bareBase, undefined));
+    const bareCpuNow = () => [
+      processCpuSeconds(bare.pid),
+      processSystemCpuSeconds(bare.pid),
+      selfCpuSeconds(),
+    ];
+    const bareBefore = bareCpuNow();
+    const bareSaturated = await closedLoop("bare hono", bareBase, undefined);
+    const bareAfter = bareCpuNow();
+    rows.push(bareSaturated);
+    const barePerRequest = (i: number) =>
+      ((bareAfter[i]! - bareBefore[i]!) * 1e6) / (bareSaturated.throughput * SECONDS);
+    cpuPerRequestUs.bare = barePerRequest(0);
+    cpuPerRequestUs.bareSystem = barePerRequest(1);
+    cpuPerRequestUs.bareGenerator = barePerRequest(2);
     if (AUTOCANNON_RATES) {
       for (const rate of RATES) rows.push(await closedLoop("verdict", base, rate));
       for (const rate of RATES) rows.push(await closedLoop("bare hono", bareBase, rate));
@@ -320,13 +357,38 @@ async function main(): Promise<void> {
   const bareSat = rows.find((r) => r.target === "bare hono" && r.offered === "saturation");
   const cpu = cpuPerRequestUs;
   process.stdout.write(
-    `\nCPU per validation at saturation: server ${cpu.server.toFixed(0)} µs, PostgreSQL ${cpu.postgres.toFixed(0)} µs, load generator ${cpu.generator.toFixed(0)} µs\n`,
+    `\nCPU per validation at saturation: server ${cpu.server.toFixed(0)} µs (of which system ${cpu.serverSystem.toFixed(0)} µs), PostgreSQL ${cpu.postgres.toFixed(0)} µs, load generator ${cpu.generator.toFixed(0)} µs\n`,
+  );
+  process.stdout.write(
+    `CPU per request of the bare endpoint at saturation: server ${cpu.bare.toFixed(0)} µs (of which system ${cpu.bareSystem.toFixed(0)} µs), load generator ${cpu.bareGenerator.toFixed(0)} µs\n`,
   );
   if (sat && bareSat) {
     process.stdout.write(
       `\nsaturation: verdict ${sat.throughput}/s = ${Math.round((100 * sat.throughput) / bareSat.throughput)} % of the bare endpoint\n`,
     );
+    process.stdout.write(`${cpuBudget(cpu, bareSat.throughput)}\n`);
   }
+}
+
+/**
+ * What this machine's cores allow, from the CPU each process spent per request: the ceiling of a
+ * perfectly parallel server at today's cost, the ceiling of a server that cost nothing (PostgreSQL
+ * and the generator still do), and the most the server may spend per validation for a given share
+ * of the bare endpoint. Load generator and PostgreSQL share the cores, as they do in every step.
+ */
+function cpuBudget(cpu: typeof cpuPerRequestUs, bareThroughput: number): string {
+  const cores = availableParallelism();
+  const capacityUs = cores * 1e6;
+  const total = cpu.server + cpu.postgres + cpu.generator;
+  const withoutServer = cpu.postgres + cpu.generator;
+  const ratioRate = 0.4 * bareThroughput;
+  const serverBudget = capacityUs / ratioRate - withoutServer;
+  return [
+    `CPU budget on ${cores} cores (${capacityUs.toLocaleString("en")} µs of CPU per second):`,
+    `- every core busy at today's cost (${total.toFixed(0)} µs per validation): at most ${Math.floor(capacityUs / total)} validations/s`,
+    `- a server that cost nothing (PostgreSQL and generator ${withoutServer.toFixed(0)} µs): at most ${Math.floor(capacityUs / withoutServer)} validations/s`,
+    `- 40 % of the bare endpoint (${Math.round(ratioRate)}/s) leaves the server ${serverBudget.toFixed(0)} µs per validation; the bare endpoint itself spends ${cpu.bare.toFixed(0)} µs per request`,
+  ].join("\n");
 }
 
 await main();
