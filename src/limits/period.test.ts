@@ -41,6 +41,25 @@ describe("DAILY", () => {
     });
   });
 
+  it("keeps the hour a fall-back across midnight repeats in the day that had begun (St. John's, 1996-10-27)", () => {
+    // 00:01 NDT (-02:30) went back to 23:01 NST (-03:30): from 02:31Z to 03:30Z the wall clock
+    // reads the 26th again, after the 27th began at 02:30Z. That hour is the 27th's, so the period
+    // contains now and the days still tile (found by the property below).
+    const the27th = {
+      key: "1996-10-27",
+      start: "1996-10-27T02:30:00.000Z",
+      resetAt: "1996-10-28T03:30:00.000Z",
+      hours: 25,
+    };
+    expect(period("DAILY", "America/St_Johns", "1996-10-27T02:31:00Z")).toEqual(the27th);
+    expect(period("DAILY", "America/St_Johns", "1996-10-27T03:29:59Z")).toEqual(the27th);
+    expect(period("DAILY", "America/St_Johns", "1996-10-27T02:30:00Z")).toEqual(the27th);
+    expect(period("DAILY", "America/St_Johns", "1996-10-27T02:29:59Z")).toMatchObject({
+      key: "1996-10-26",
+      resetAt: "1996-10-27T02:30:00.000Z",
+    });
+  });
+
   it("starts a day whose midnight did not exist at the transition (São Paulo, 2018-11-04)", () => {
     // Clocks jumped from 00:00 (-03) to 01:00 (-02): the day starts at 01:00 local = 03:00Z.
     expect(period("DAILY", "America/Sao_Paulo", "2018-11-04T12:00:00Z")).toEqual({

@@ -9,7 +9,8 @@
  * DST gaps: when local midnight does not exist (America/Sao_Paulo on 2018-11-04 jumped from 00:00
  * to 01:00), the day starts at the first instant that carries that local date, i.e. the transition
  * itself (01:00 local). When midnight happens twice (a fall-back at 01:00 to 00:00), the day starts
- * at the first of the two.
+ * at the first of the two. When a fall-back crosses midnight (00:01 back to 23:01), the repeated
+ * hour reads the previous date but belongs to the day that had already begun.
  */
 
 export const LIMIT_TYPES = ["DAILY", "WEEKLY", "MONTHLY", "CUSTOM", "PER_TRANSACTION"] as const;
@@ -250,35 +251,68 @@ export function periodFor(limit: PeriodLimit, now: Date): Period | null {
       return { periodKey: `custom:${start.toISOString()}`, start, resetAt };
     }
     case "DAILY": {
-      const today = wallClock(limit.timezone, now);
-      return {
-        periodKey: `${pad(today.year, 4)}-${pad(today.month, 2)}-${pad(today.day, 2)}`,
-        start: startOfLocalDay(limit.timezone, today),
-        resetAt: startOfLocalDay(limit.timezone, addDays(today, 1)),
-      };
+      const { year, month, day } = wallClock(limit.timezone, now);
+      return calendarPeriod(limit.timezone, now, { year, month, day }, (d) => addDays(d, 1), dateKey);
     }
     case "WEEKLY": {
-      const { isoYear, week, monday } = isoWeek(wallClock(limit.timezone, now));
-      return {
-        periodKey: `${pad(isoYear, 4)}-W${pad(week, 2)}`,
-        start: startOfLocalDay(limit.timezone, monday),
-        resetAt: startOfLocalDay(limit.timezone, addDays(monday, 7)),
-      };
+      const { monday } = isoWeek(wallClock(limit.timezone, now));
+      return calendarPeriod(
+        limit.timezone,
+        now,
+        monday,
+        (d) => addDays(d, 7),
+        (d) => {
+          const { isoYear, week } = isoWeek(d);
+          return `${pad(isoYear, 4)}-W${pad(week, 2)}`;
+        },
+      );
     }
     case "MONTHLY": {
       const { year, month } = wallClock(limit.timezone, now);
-      const next = month === 12 ? { year: year + 1, month: 1 } : { year, month: month + 1 };
-      return {
-        periodKey: `${pad(year, 4)}-${pad(month, 2)}`,
-        start: startOfLocalDay(limit.timezone, { year, month, day: 1 }),
-        resetAt: startOfLocalDay(limit.timezone, { ...next, day: 1 }),
-      };
+      return calendarPeriod(
+        limit.timezone,
+        now,
+        { year, month, day: 1 },
+        (d) =>
+          d.month === 12
+            ? { year: d.year + 1, month: 1, day: 1 }
+            : { year: d.year, month: d.month + 1, day: 1 },
+        (d) => `${pad(d.year, 4)}-${pad(d.month, 2)}`,
+      );
     }
     default: {
       const unknown: never = limit.limitType;
       throw new Error(`unknown limitType: ${String(unknown)}`);
     }
   }
+}
+
+function dateKey(d: CivilDate): string {
+  return `${pad(d.year, 4)}-${pad(d.month, 2)}-${pad(d.day, 2)}`;
+}
+
+/**
+ * The period from local `first` to the local date `next(first)`, moved forward while it ends at
+ * or before `now`. A fall-back across midnight (St. John's turned 00:01 back to 23:01 until 2011)
+ * makes the wall clock read the previous date again after the next one began; that hour belongs
+ * to the period that already started, so periods keep tiling and always contain `now`.
+ */
+function calendarPeriod(
+  timezone: string,
+  now: Date,
+  first: CivilDate,
+  next: (d: CivilDate) => CivilDate,
+  key: (d: CivilDate) => string,
+): Period {
+  let from = first;
+  let to = next(first);
+  let resetAt = startOfLocalDay(timezone, to);
+  while (resetAt.getTime() <= now.getTime()) {
+    from = to;
+    to = next(to);
+    resetAt = startOfLocalDay(timezone, to);
+  }
+  return { periodKey: key(from), start: startOfLocalDay(timezone, from), resetAt };
 }
 
 /**
