@@ -71,6 +71,7 @@ const EnvSchema = z.object({
   DEFAULT_DECISION_WHEN_NO_MATCH: z.enum(["ALLOW", "DENY"]).optional().default("ALLOW"),
   FAILURE_POSTURE: z.enum(["closed", "open"]).optional().default("closed"),
   MAX_RULES_PER_REQUEST: int(1000, 1, 100_000),
+  MAX_PENDING_VALIDATIONS: int(2000, 1, 1_000_000),
   LOG_LEVEL: z
     .enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"])
     .optional()
@@ -119,6 +120,8 @@ export interface Config {
     defaultWhenNoMatch: "ALLOW" | "DENY";
     failurePosture: "closed" | "open";
     maxRulesPerRequest: number;
+    /** A tenant's validations in progress on this instance beyond which new ones get a 503. */
+    maxPendingValidations: number;
   };
   logLevel: Env["LOG_LEVEL"];
   shutdownTimeoutMs: number;
@@ -231,6 +234,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       defaultWhenNoMatch: e.DEFAULT_DECISION_WHEN_NO_MATCH,
       failurePosture: e.FAILURE_POSTURE,
       maxRulesPerRequest: e.MAX_RULES_PER_REQUEST,
+      maxPendingValidations: e.MAX_PENDING_VALIDATIONS,
     },
     logLevel: e.LOG_LEVEL,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_SEC * 1000,

@@ -12,6 +12,7 @@ describe("loadConfig", () => {
       defaultWhenNoMatch: "ALLOW",
       failurePosture: "closed",
       maxRulesPerRequest: 1000,
+      maxPendingValidations: 2000,
     });
     expect(c.multiTenant.serviceName).toBe("verdict");
     expect(c.multiTenant.timeoutMs).toBe(5000);

@@ -5,6 +5,7 @@ export interface Metrics {
   httpDuration: Histogram<"method" | "route" | "status">;
   decisions: Counter<"decision" | "tenant">;
   degradedDecisions: Counter<"reason" | "tenant">;
+  shedValidations: Counter<"tenant">;
   auditAppends: Counter<"tenant">;
 }
 
@@ -31,6 +32,12 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
       name: "verdict_degraded_decisions_total",
       help: "Validations answered in degraded (fail-open) mode",
       labelNames: ["reason", "tenant"],
+      registers: [registry],
+    }),
+    shedValidations: new Counter({
+      name: "verdict_validations_shed_total",
+      help: "Validations refused with 503 because the tenant already had MAX_PENDING_VALIDATIONS in progress",
+      labelNames: ["tenant"],
       registers: [registry],
     }),
     auditAppends: new Counter({

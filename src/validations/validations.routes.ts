@@ -37,6 +37,10 @@ export function validationsRoutes(service: ValidationsService) {
         },
         ...commonErrors,
         409: problemResponse("requestId reused with a different body"),
+        503: problemResponse(
+          "A dependency is unavailable (FAILURE_POSTURE=closed), or the tenant already has " +
+            "MAX_PENDING_VALIDATIONS in progress; nothing was recorded, retry after `Retry-After` seconds",
+        ),
       },
     }),
     async (c) => {

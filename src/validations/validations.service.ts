@@ -87,70 +87,110 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     });
   }
 
-  return {
-    async validate(tenant: TenantContext, input: ValidationRequestInput): Promise<ValidationOutcome> {
-      const startedAt = performance.now();
-      const now = Date.now();
-      const skew = timestampProblem(input.transactionTimestamp, now);
-      if (skew) {
-        throw new AppError("VALIDATION_ERROR", `transactionTimestamp ${skew}`, {
-          errors: [{ path: "transactionTimestamp", message: skew }],
-        });
-      }
-      const request = normalizeRequest(input);
-      const canonicalRequest = withCanonicalText(request);
-      const requestHash = sha256Hex(canonicalRequest.text);
+  // A tenant's validations in progress on this instance (from admission to answer). Beyond the
+  // bound a new one is refused at once: under overload a fast 503 the caller can retry beats an
+  // answer that arrives after the payment flow has given up. Refused before anything is decided,
+  // so nothing is recorded and a retry with the same requestId is a first attempt.
+  const inProgress = new Map<string, number>();
+  const maxPending = config.decision.maxPendingValidations;
 
-      let catalog: CompiledCatalog;
-      try {
-        catalog = await catalogs.get(tenant.tenantId, tenant.db);
-      } catch (err) {
-        if (!isInfrastructureFailure(err)) throw err;
-        if (config.decision.failurePosture === "open") {
-          return degraded(request, "catalog_unavailable", tenant.tenantId, startedAt, err);
-        }
-        return unavailable("catalog_unavailable", tenant.tenantId, err);
-      }
+  function admit(tenantId: string): void {
+    const current = inProgress.get(tenantId) ?? 0;
+    if (current >= maxPending) {
+      metrics.shedValidations.inc({ tenant: tenantId });
+      throw new AppError(
+        "SERVICE_UNAVAILABLE",
+        `Too many validations in progress for this tenant (${maxPending}); retry later`,
+        { retryAfterSec: 1 },
+      );
+    }
+    inProgress.set(tenantId, current + 1);
+  }
 
-      const evaluatedAt = new Date();
-      const facts = limitTransaction(request);
-      const rules = catalog.ruleSet.evaluate(evaluationContext(request), facts, {
-        maxRules: config.decision.maxRulesPerRequest,
+  function release(tenantId: string): void {
+    const left = (inProgress.get(tenantId) ?? 1) - 1;
+    if (left > 0) inProgress.set(tenantId, left);
+    else inProgress.delete(tenantId);
+  }
+
+  async function decideAndRecord(
+    tenant: TenantContext,
+    input: ValidationRequestInput,
+  ): Promise<ValidationOutcome> {
+    const startedAt = performance.now();
+    const now = Date.now();
+    const skew = timestampProblem(input.transactionTimestamp, now);
+    if (skew) {
+      throw new AppError("VALIDATION_ERROR", `transactionTimestamp ${skew}`, {
+        errors: [{ path: "transactionTimestamp", message: skew }],
       });
-      for (const e of rules.errors)
-        logger.warn({ tenantId: tenant.tenantId, ...e }, "rule evaluation error; treated as no match");
-      const applicable =
-        rules.matchedActions.DENY.length > 0 ? [] : applicableLimits(facts, catalog.limits, evaluatedAt);
+    }
+    const request = normalizeRequest(input);
+    const canonicalRequest = withCanonicalText(request);
+    const requestHash = sha256Hex(canonicalRequest.text);
 
-      let outcome: ValidationOutcome;
-      try {
-        // A timed-out job may still commit later; the caller's retry with the same requestId then
-        // gets the stored answer, so nothing is lost or decided twice.
-        outcome = await withTimeout(
-          queue.submit(tenant.tenantId, {
-            db: tenant.db,
-            actor: tenant.actor,
-            request,
-            canonicalRequest,
-            requestHash,
-            rules,
-            applicable,
-            startedAt,
-            evaluatedAt,
-          }),
-          COMMIT_TIMEOUT_MS,
-        );
-      } catch (err) {
-        if (!isInfrastructureFailure(err)) throw err;
-        if (config.decision.failurePosture === "open") {
-          return degraded(request, "database_unavailable", tenant.tenantId, startedAt, err);
-        }
-        return unavailable("database_unavailable", tenant.tenantId, err);
+    let catalog: CompiledCatalog;
+    try {
+      catalog = await catalogs.get(tenant.tenantId, tenant.db);
+    } catch (err) {
+      if (!isInfrastructureFailure(err)) throw err;
+      if (config.decision.failurePosture === "open") {
+        return degraded(request, "catalog_unavailable", tenant.tenantId, startedAt, err);
       }
-      if (outcome.kind === "created")
-        metrics.decisions.inc({ decision: outcome.decision, tenant: tenant.tenantId });
-      return outcome;
-    },
+      return unavailable("catalog_unavailable", tenant.tenantId, err);
+    }
+
+    const evaluatedAt = new Date();
+    const facts = limitTransaction(request);
+    const rules = catalog.ruleSet.evaluate(evaluationContext(request), facts, {
+      maxRules: config.decision.maxRulesPerRequest,
+    });
+    for (const e of rules.errors)
+      logger.warn({ tenantId: tenant.tenantId, ...e }, "rule evaluation error; treated as no match");
+    const applicable =
+      rules.matchedActions.DENY.length > 0 ? [] : applicableLimits(facts, catalog.limits, evaluatedAt);
+
+    let outcome: ValidationOutcome;
+    try {
+      // A timed-out job may still commit later; the caller's retry with the same requestId then
+      // gets the stored answer, so nothing is lost or decided twice.
+      outcome = await withTimeout(
+        queue.submit(tenant.tenantId, {
+          db: tenant.db,
+          actor: tenant.actor,
+          request,
+          canonicalRequest,
+          requestHash,
+          rules,
+          applicable,
+          startedAt,
+          evaluatedAt,
+        }),
+        COMMIT_TIMEOUT_MS,
+      );
+    } catch (err) {
+      if (!isInfrastructureFailure(err)) throw err;
+      if (config.decision.failurePosture === "open") {
+        return degraded(request, "database_unavailable", tenant.tenantId, startedAt, err);
+      }
+      return unavailable("database_unavailable", tenant.tenantId, err);
+    }
+    if (outcome.kind === "created")
+      metrics.decisions.inc({ decision: outcome.decision, tenant: tenant.tenantId });
+    return outcome;
+  }
+
+  async function validate(tenant: TenantContext, input: ValidationRequestInput): Promise<ValidationOutcome> {
+    admit(tenant.tenantId);
+    try {
+      return await decideAndRecord(tenant, input);
+    } finally {
+      release(tenant.tenantId);
+    }
+  }
+
+  return {
+    validate,
     drain: () => queue.drain(),
   };
 }
