@@ -8,6 +8,7 @@
  *
  *   npm run bench -- http-load          (BENCH_DATABASE_URL, BENCH_SECONDS to override)
  *   BENCH_PROFILE_DIR=/tmp/prof npm run bench -- http-load   (V8 CPU profile of the server)
+ *   BENCH_MAX_PENDING_VALIDATIONS=256 npm run bench -- http-load   (the server's admission bound)
  */
 import { randomUUID } from "node:crypto";
 import { readdirSync, readFileSync } from "node:fs";
@@ -276,6 +277,10 @@ async function main(): Promise<void> {
       HOST: "127.0.0.1",
       LOG_LEVEL: "warn",
       NODE_ENV: "production",
+      // The product's default unless a run asks for another bound (admission control under overload).
+      ...(process.env.BENCH_MAX_PENDING_VALIDATIONS
+        ? { MAX_PENDING_VALIDATIONS: process.env.BENCH_MAX_PENDING_VALIDATIONS }
+        : {}),
     },
   );
   const barePort = await freePort();
