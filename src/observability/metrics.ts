@@ -36,7 +36,7 @@ export function createMetrics(opts: { processMetrics?: boolean } = {}): Metrics 
     }),
     shedValidations: new Counter({
       name: "verdict_validations_shed_total",
-      help: "Validations refused with 503 because the tenant already had MAX_PENDING_VALIDATIONS in progress",
+      help: "Validations answered at once (503, or degraded ALLOW under FAILURE_POSTURE=open) because the tenant already had MAX_PENDING_VALIDATIONS in progress",
       labelNames: ["tenant"],
       registers: [registry],
     }),

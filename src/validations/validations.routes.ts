@@ -38,8 +38,11 @@ export function validationsRoutes(service: ValidationsService) {
         ...commonErrors,
         409: problemResponse("requestId reused with a different body"),
         503: problemResponse(
-          "A dependency is unavailable (FAILURE_POSTURE=closed), or the tenant already has " +
-            "MAX_PENDING_VALIDATIONS in progress; nothing was recorded, retry after `Retry-After` seconds",
+          "Retry after `Retry-After` seconds with the same requestId. Under FAILURE_POSTURE=closed: a " +
+            "dependency failed or did not answer in time (the validation may still have been recorded: " +
+            "the retry then gets the stored answer), or the tenant already has MAX_PENDING_VALIDATIONS " +
+            "in progress (nothing recorded). Under either posture: the tenant's configuration or " +
+            "database is unavailable.",
         ),
       },
     }),

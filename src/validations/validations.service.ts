@@ -20,7 +20,6 @@ import {
 import {
   evaluationContext,
   limitTransaction,
-  type NormalizedRequest,
   normalizeRequest,
   timestampProblem,
   type ValidationResponse,
@@ -49,20 +48,17 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
   });
 
   function degraded(
-    request: NormalizedRequest,
+    requestId: string,
     reason: string,
     tenantId: string,
     startedAt: number,
     err: unknown,
   ): ValidationOutcome {
     metrics.degradedDecisions.inc({ reason, tenant: tenantId });
-    logger.warn(
-      { err, tenantId, requestId: request.requestId, reason },
-      "validation answered ALLOW in degraded mode",
-    );
+    logger.warn({ err, tenantId, requestId, reason }, "validation answered ALLOW in degraded mode");
     const response: ValidationResponse = {
       validationId: null,
-      requestId: request.requestId,
+      requestId,
       decision: "ALLOW",
       reason: "degraded_fail_open",
       matchedRuleIds: [],
@@ -87,24 +83,20 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     });
   }
 
-  // A tenant's validations in progress on this instance (from admission to answer). Beyond the
-  // bound a new one is refused at once: under overload a fast 503 the caller can retry beats an
-  // answer that arrives after the payment flow has given up. Refused before anything is decided,
-  // so nothing is recorded and a retry with the same requestId is a first attempt.
+  // A tenant's validations on this instance from admission until their commit job settles (a
+  // job that timed out still holds its place until it commits or fails). Beyond the bound a new
+  // one is answered at once, as the failure posture says (overload is what a stalled dependency
+  // looks like from here): `closed` refuses it with 503 and Retry-After, `open` answers a
+  // degraded ALLOW. Either way it is answered before anything is decided, so nothing is recorded
+  // and a retry with the same requestId is a first attempt.
   const inProgress = new Map<string, number>();
   const maxPending = config.decision.maxPendingValidations;
 
-  function admit(tenantId: string): void {
+  function admitted(tenantId: string): boolean {
     const current = inProgress.get(tenantId) ?? 0;
-    if (current >= maxPending) {
-      metrics.shedValidations.inc({ tenant: tenantId });
-      throw new AppError(
-        "SERVICE_UNAVAILABLE",
-        `Too many validations in progress for this tenant (${maxPending}); retry later`,
-        { retryAfterSec: 1 },
-      );
-    }
+    if (current >= maxPending) return false;
     inProgress.set(tenantId, current + 1);
+    return true;
   }
 
   function release(tenantId: string): void {
@@ -113,9 +105,23 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     else inProgress.delete(tenantId);
   }
 
+  function shed(tenantId: string, requestId: string): ValidationOutcome {
+    metrics.shedValidations.inc({ tenant: tenantId });
+    if (config.decision.failurePosture === "open") {
+      return degraded(requestId, "overloaded", tenantId, performance.now(), undefined);
+    }
+    throw new AppError(
+      "SERVICE_UNAVAILABLE",
+      `Too many validations in progress for this tenant (${maxPending}); retry later`,
+      { retryAfterSec: 1 },
+    );
+  }
+
+  /** `holdUntil` hands the request's place over to its commit job, released when the job settles. */
   async function decideAndRecord(
     tenant: TenantContext,
     input: ValidationRequestInput,
+    holdUntil: (job: Promise<unknown>) => void,
   ): Promise<ValidationOutcome> {
     const startedAt = performance.now();
     const now = Date.now();
@@ -135,7 +141,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     } catch (err) {
       if (!isInfrastructureFailure(err)) throw err;
       if (config.decision.failurePosture === "open") {
-        return degraded(request, "catalog_unavailable", tenant.tenantId, startedAt, err);
+        return degraded(request.requestId, "catalog_unavailable", tenant.tenantId, startedAt, err);
       }
       return unavailable("catalog_unavailable", tenant.tenantId, err);
     }
@@ -154,24 +160,23 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
     try {
       // A timed-out job may still commit later; the caller's retry with the same requestId then
       // gets the stored answer, so nothing is lost or decided twice.
-      outcome = await withTimeout(
-        queue.submit(tenant.tenantId, {
-          db: tenant.db,
-          actor: tenant.actor,
-          request,
-          canonicalRequest,
-          requestHash,
-          rules,
-          applicable,
-          startedAt,
-          evaluatedAt,
-        }),
-        COMMIT_TIMEOUT_MS,
-      );
+      const job = queue.submit(tenant.tenantId, {
+        db: tenant.db,
+        actor: tenant.actor,
+        request,
+        canonicalRequest,
+        requestHash,
+        rules,
+        applicable,
+        startedAt,
+        evaluatedAt,
+      });
+      holdUntil(job);
+      outcome = await withTimeout(job, COMMIT_TIMEOUT_MS);
     } catch (err) {
       if (!isInfrastructureFailure(err)) throw err;
       if (config.decision.failurePosture === "open") {
-        return degraded(request, "database_unavailable", tenant.tenantId, startedAt, err);
+        return degraded(request.requestId, "database_unavailable", tenant.tenantId, startedAt, err);
       }
       return unavailable("database_unavailable", tenant.tenantId, err);
     }
@@ -181,11 +186,17 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
   }
 
   async function validate(tenant: TenantContext, input: ValidationRequestInput): Promise<ValidationOutcome> {
-    admit(tenant.tenantId);
+    const { tenantId } = tenant;
+    if (!admitted(tenantId)) return shed(tenantId, input.requestId);
+    const free = () => release(tenantId);
+    let handedOver = false;
     try {
-      return await decideAndRecord(tenant, input);
+      return await decideAndRecord(tenant, input, (job) => {
+        handedOver = true;
+        job.then(free, free);
+      });
     } finally {
-      release(tenant.tenantId);
+      if (!handedOver) free();
     }
   }
 
