@@ -22,6 +22,8 @@ export interface DomainDeps {
   redis?: Redis | undefined;
   /** How stale a cached catalog may get before a validation re-checks its version. */
   catalogPollMs?: number;
+  /** How long a validation waits for its commit before the failure posture answers (default 5 s). */
+  commitTimeoutMs?: number;
 }
 
 export interface Domain {

@@ -130,6 +130,7 @@ export async function createMtApp(
   adminUrl: string,
   manager: FakeManager | undefined,
   env: Record<string, string> = {},
+  domainOptions: { commitTimeoutMs?: number } = {},
 ): Promise<MtApp> {
   const config = loadConfig({
     JWT_SECRET: TEST_JWT_SECRET,
@@ -153,7 +154,7 @@ export async function createMtApp(
     adminUrl,
     logger,
   });
-  const domain = await createDomain({ config, logger, metrics });
+  const domain = await createDomain({ config, logger, metrics, ...domainOptions });
   const app = createApp({
     config,
     logger,

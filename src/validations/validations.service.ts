@@ -33,11 +33,14 @@ export interface ValidationsServiceDeps {
   catalogs: CatalogCache;
   /** Largest group commit; bigger bursts split into several consecutive commits. */
   maxBatch?: number;
+  /** How long a validation waits for its commit before the failure posture answers. */
+  commitTimeoutMs?: number;
 }
 
 export function createValidationsService(deps: ValidationsServiceDeps) {
   const { config, logger, metrics, catalogs } = deps;
   const defaultDecision = config.decision.defaultWhenNoMatch;
+  const commitTimeoutMs = deps.commitTimeoutMs ?? COMMIT_TIMEOUT_MS;
 
   const queue: CommitQueue<Job, ValidationOutcome> = createCommitQueue<Job, ValidationOutcome, BatchTail>({
     maxBatch: deps.maxBatch ?? 256,
@@ -172,7 +175,7 @@ export function createValidationsService(deps: ValidationsServiceDeps) {
         evaluatedAt,
       });
       holdUntil(job);
-      outcome = await withTimeout(job, COMMIT_TIMEOUT_MS);
+      outcome = await withTimeout(job, commitTimeoutMs);
     } catch (err) {
       if (!isInfrastructureFailure(err)) throw err;
       if (config.decision.failurePosture === "open") {
