@@ -227,16 +227,16 @@ const cpuPerRequestUs = {
   bareGenerator: Number.NaN,
 };
 
-/** User + system CPU seconds of a process so far (Linux /proc). */
-function processCpuSeconds(pid: number | string | undefined): number {
+/** User and system (kernel) CPU seconds of a process so far (Linux /proc). */
+function processCpuTimes(pid: number | string | undefined): { user: number; system: number } {
   const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return (Number(fields[11]) + Number(fields[12])) / 100;
+  return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
 }
 
-/** System (kernel) CPU seconds of a process so far: syscalls, on a VM where they may be costly. */
-function processSystemCpuSeconds(pid: number | string | undefined): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, "utf8").split(") ")[1]?.split(" ") ?? [];
-  return Number(fields[12]) / 100;
+/** User + system CPU seconds of a process so far. */
+function processCpuSeconds(pid: number | string | undefined): number {
+  const { user, system } = processCpuTimes(pid);
+  return user + system;
 }
 
 /** CPU seconds of every PostgreSQL process (the backends serve the bench; the rest is noise). */
@@ -301,7 +301,7 @@ async function main(): Promise<void> {
     }
     const cpuNow = () => [
       processCpuSeconds(server.pid),
-      processSystemCpuSeconds(server.pid),
+      processCpuTimes(server.pid).system,
       postgresCpuSeconds(),
       selfCpuSeconds(),
     ];
@@ -322,7 +322,7 @@ async function main(): Promise<void> {
     for (const rate of RATES) rows.push(await fixedRate("bare hono", bareBase, rate));
     const bareCpuNow = () => [
       processCpuSeconds(bare.pid),
-      processSystemCpuSeconds(bare.pid),
+      processCpuTimes(bare.pid).system,
       selfCpuSeconds(),
     ];
     const bareBefore = bareCpuNow();

@@ -120,7 +120,7 @@ export interface Config {
     defaultWhenNoMatch: "ALLOW" | "DENY";
     failurePosture: "closed" | "open";
     maxRulesPerRequest: number;
-    /** A tenant's validations in progress on this instance beyond which new ones get a 503. */
+    /** A tenant's validations in progress on this instance beyond which new ones are answered at once (posture). */
     maxPendingValidations: number;
   };
   logLevel: Env["LOG_LEVEL"];
